@@ -1,0 +1,134 @@
+"""Settings for the Headroom Gateway, every one read from the environment through django-environ.
+
+Defaults run a fresh checkout on SQLite with nothing else installed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# Core Django
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="insecure-headroom-dev-key-change-me")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "routing",
+    "proxy",
+]
+
+# The proxy fast path goes first: gateway traffic never pays for sessions, CSRF or auth.
+MIDDLEWARE = [
+    "proxy.middleware.GatewayFastPathMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "headroom_site.urls"
+ASGI_APPLICATION = "headroom_site.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# Database: SQLite is the embedded default; DATABASE_URL=postgres://… for several workers.
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the log writer and the admin write while proxied requests read.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+    )
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Cache: local memory by default; CACHE_URL=redis://… to share it between workers.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://headroom")}
+
+# Channel layer for the live dashboard: in memory by default, Redis for several workers.
+_channels_redis = env.str("CHANNEL_REDIS_URL", default="")
+CHANNEL_LAYERS = {
+    "default": (
+        {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [_channels_redis]}}
+        if _channels_redis
+        else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
+    )
+}
+
+# Static files are served by the gateway itself (WhiteNoise, straight from the apps' folders) so
+# the admin works with nothing in front of it and no collectstatic step.
+STATIC_URL = "static/"
+WHITENOISE_USE_FINDERS = True
+
+# Django's own body limits are replaced by HEADROOM_MAX_BODY_BYTES, which answers in the
+# caller's wire format instead of a plain-text 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = None
+FILE_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+LOGIN_URL = "/admin/login/"
+
+# Legacy default targets, used when no enabled route matches (SPEC §2)
+OPENAI_TARGET_API_URL = env.str("OPENAI_TARGET_API_URL", default="https://api.openai.com")
+ANTHROPIC_TARGET_API_URL = env.str("ANTHROPIC_TARGET_API_URL", default="https://api.anthropic.com")
+GEMINI_TARGET_API_URL = env.str(
+    "GEMINI_TARGET_API_URL", default="https://generativelanguage.googleapis.com"
+)
+
+# Routing
+HEADROOM_ALLOWED_UPSTREAMS = env.list("HEADROOM_ALLOWED_UPSTREAMS", default=[])
+HEADROOM_UPSTREAM_ROUTES = env.str("HEADROOM_UPSTREAM_ROUTES", default="")
+# How often each worker re-reads the route table (seconds); 0 turns the poller off.
+HEADROOM_ROUTES_POLL_SECONDS = env.float("HEADROOM_ROUTES_POLL_SECONDS", default=1.0)
+
+# Upstream client
+HEADROOM_CONNECT_TIMEOUT = env.float("HEADROOM_CONNECT_TIMEOUT", default=10.0)
+HEADROOM_UPSTREAM_TIMEOUT = env.float("HEADROOM_UPSTREAM_TIMEOUT", default=600.0)
+HEADROOM_MAX_CONNECTIONS = env.int("HEADROOM_MAX_CONNECTIONS", default=512)
+HEADROOM_MAX_BODY_BYTES = env.int("HEADROOM_MAX_BODY_BYTES", default=32 * 1024 * 1024)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("HEADROOM_LOG_LEVEL", default="INFO")},
+    # The gateway's access log already has every 4xx; Django's copy would say it twice.
+    "loggers": {"django.request": {"level": "ERROR"}},
+}

@@ -1,0 +1,14 @@
+"""Top-level URLs: the admin and the gateway surfaces."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("", include("proxy.urls")),
+]
+
+handler404 = "proxy.views.not_found"
+handler500 = "proxy.views.server_error"

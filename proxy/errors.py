@@ -1,0 +1,42 @@
+"""Gateway-made errors (SPEC §6): one exception type, one renderer per family, one httpx map."""
+
+from __future__ import annotations
+
+import httpx
+from django.http import HttpResponse
+
+from proxy import protocols
+
+
+class GatewayError(Exception):
+    """An error the gateway answers itself, in the caller's wire format."""
+
+    def __init__(self, status: int, message: str, code: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+
+
+def error_response(family: str, error: GatewayError) -> HttpResponse:
+    body = protocols.get(family).error_body(error.status, error.message, error.code)
+    response = HttpResponse(body, status=error.status, content_type="application/json")
+    response["content-length"] = str(len(body))
+    return response
+
+
+def stream_error_event(family: str, error: GatewayError) -> bytes:
+    return protocols.get(family).stream_error(error.status, error.message, error.code)
+
+
+def from_httpx(exc: httpx.HTTPError) -> GatewayError:
+    """Map a transport failure to a status; messages never name the upstream host."""
+    if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+        return GatewayError(504, "timed out connecting to the upstream", "upstream_timeout")
+    if isinstance(exc, httpx.TimeoutException):
+        return GatewayError(504, "the upstream did not answer in time", "upstream_timeout")
+    if isinstance(exc, httpx.ConnectError):
+        return GatewayError(502, "upstream refused the connection", "upstream_unreachable")
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return GatewayError(502, "the upstream closed the connection early", "upstream_closed")
+    return GatewayError(502, "the upstream request failed", "upstream_error")

@@ -1,0 +1,244 @@
+"""One proxied request, start to finish: parse → resolve → forward → respond.
+
+Views hand a request and its surface to `handle`; everything here is plain functions over the
+Django request so tests can drive each step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import httpx
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+
+from proxy import credentials, jsonbody, protocols, upstream
+from proxy.errors import GatewayError, error_response, from_httpx
+from proxy.exchange import Exchange
+from proxy.protocols import gemini
+from proxy.relay import Relay
+from routing import table
+from routing.resolver import Resolution, ResolutionError, parse_override, resolve
+
+# Bodies up to this size, with a declared length, are read whole and answered with a
+# Content-Length; anything else (SSE, chunked, large downloads) is relayed as it arrives.
+BUFFER_LIMIT = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Surface:
+    family: str | None  # None: decided from the headers (SPEC §1)
+    model_in: str  # "body", "path" or "none"
+    model_required: bool = False
+
+
+@dataclass
+class Inbound:
+    family: str
+    method: str
+    path: str  # as sent, percent-encoding intact
+    query: str
+    body: bytes
+    headers: dict[str, str]
+    raw_headers: list[tuple[bytes, bytes]]
+    model: str = ""
+    stream: bool = False
+
+
+async def handle(request: HttpRequest, surface: Surface) -> HttpResponse:
+    inbound = read_request(request, surface)
+    exchange = Exchange(family=inbound.family, endpoint=request.path, method=request.method or "")
+    handed_off = False
+    try:
+        parse_model(inbound, surface)
+        exchange.model, exchange.stream = inbound.model, inbound.stream
+        resolution = await resolve_request(inbound)
+        describe_route(exchange, resolution)
+        outgoing = build_upstream_request(inbound, resolution)
+        exchange.upstream_started = exchange.upstream_started or time.perf_counter()
+        try:
+            reply = await upstream.send(outgoing)
+        except httpx.HTTPError as exc:
+            raise from_httpx(exc) from None
+        response = await respond(reply, inbound, exchange)
+        handed_off = response.streaming
+        return response
+    except GatewayError as error:
+        exchange.fail(error)
+        return with_gateway_headers(error_response(inbound.family, error), exchange)
+    except asyncio.CancelledError:
+        exchange.disconnected = True
+        raise
+    finally:
+        if not handed_off:
+            exchange.finish()
+
+
+def read_request(request: HttpRequest, surface: Surface) -> Inbound:
+    scope = request.scope  # type: ignore[attr-defined]
+    raw_headers = list(scope["headers"])
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw_headers}
+    query = scope.get("query_string", b"").decode("latin-1")
+    raw_path = scope.get("raw_path") or quote(request.path).encode()
+    family = surface.family or protocols.family_from_headers(headers, query)
+    return Inbound(
+        family=family,
+        method=request.method or "GET",
+        path=raw_path.decode("latin-1").split("?", 1)[0],
+        query=query,
+        body=request.body,
+        headers=headers,
+        raw_headers=raw_headers,
+    )
+
+
+def parse_model(inbound: Inbound, surface: Surface) -> None:
+    """Find the model (body or path) and the stream flag; 400/413 for bodies we cannot route."""
+    if len(inbound.body) > settings.HEADROOM_MAX_BODY_BYTES:
+        raise GatewayError(
+            413,
+            f"request body is larger than {settings.HEADROOM_MAX_BODY_BYTES} bytes",
+            "request_too_large",
+        )
+    if surface.model_in == "path":
+        parts = gemini.split_model_path(inbound.path)
+        inbound.model = parts[1] if parts else ""
+        inbound.stream = inbound.path.endswith(":streamGenerateContent")
+        return
+    required = surface.model_required and inbound.method == "POST"
+    if surface.model_in != "body" or not (inbound.body or required):
+        return
+    try:
+        data = jsonbody.parse_object(inbound.body)
+    except ValueError:
+        if required:
+            raise GatewayError(400, "request body is not valid JSON", "invalid_json") from None
+        return
+    model = data.get("model") if data else None
+    if isinstance(model, str) and model.strip():
+        inbound.model = model
+    elif required:
+        raise GatewayError(400, "model is required", "model_required")
+    inbound.stream = bool(data and data.get("stream") is True)
+
+
+async def resolve_request(inbound: Inbound) -> Resolution:
+    routes = await table.current()
+    try:
+        override = parse_override(
+            inbound.headers.get("x-headroom-base-url"), inbound.headers.get("x-headroom-upstream")
+        )
+        return resolve(
+            model=inbound.model,
+            family=inbound.family,
+            routes=routes.routes,
+            allowed=routes.allowed,
+            override=override,
+            defaults=default_targets(),
+        )
+    except ResolutionError as exc:
+        code = "override_refused" if exc.status == 403 else "invalid_override"
+        raise GatewayError(exc.status, exc.message, code) from None
+
+
+def default_targets() -> dict[str, str]:
+    return {
+        "openai": settings.OPENAI_TARGET_API_URL,
+        "anthropic": settings.ANTHROPIC_TARGET_API_URL,
+        "gemini": settings.GEMINI_TARGET_API_URL,
+    }
+
+
+def describe_route(exchange: Exchange, resolution: Resolution) -> None:
+    exchange.model_forwarded = resolution.model
+    exchange.route_id = resolution.route.pk if resolution.route else None
+    exchange.route_label = resolution.label
+    exchange.upstream_host = resolution.upstream.netloc
+    exchange.override = resolution.override
+
+
+def build_upstream_request(inbound: Inbound, resolution: Resolution) -> httpx.Request:
+    headers, query = credentials.prepare(
+        inbound.raw_headers,
+        inbound.headers,
+        inbound.query,
+        auth=resolution.auth,
+        protocol=resolution.protocol,
+    )
+    path, body = rewrite_model(inbound, resolution.model)
+    url = resolution.upstream.url + path + (f"?{query}" if query else "")
+    route = resolution.route
+    return upstream.client().build_request(
+        inbound.method,
+        url,
+        headers=headers,
+        content=body,
+        timeout=upstream.timeout(
+            route.connect_timeout if route else None, route.read_timeout if route else None
+        ),
+    )
+
+
+def rewrite_model(inbound: Inbound, model: str) -> tuple[str, bytes]:
+    """Path and body with the forwarded model in place; untouched when the model is unchanged."""
+    if model == inbound.model:
+        return inbound.path, inbound.body
+    parts = gemini.split_model_path(inbound.path)
+    if parts is not None and inbound.family == "gemini":
+        head, _, tail = parts
+        return head + quote(model, safe=":/@"), inbound.body
+    return inbound.path, jsonbody.replace_top_level_string(inbound.body, "model", model)
+
+
+async def respond(reply: httpx.Response, inbound: Inbound, exchange: Exchange) -> HttpResponse:
+    exchange.status = reply.status_code
+    if should_buffer(reply):
+        try:
+            body = await reply.aread()
+        except httpx.HTTPError as exc:
+            raise from_httpx(exc) from None
+        finally:
+            await reply.aclose()
+        exchange.upstream_done = exchange.first_byte = time.perf_counter()
+        response = HttpResponse(body, status=reply.status_code, reason=reply.reason_phrase)
+        response["content-length"] = str(len(body))
+    else:
+        relay = Relay(reply, exchange, inbound.family)
+        response = StreamingHttpResponse(
+            relay, status=reply.status_code, reason=reply.reason_phrase
+        )
+    copy_headers(reply, response)
+    if response.streaming:
+        response["cache-control"] = "no-cache"
+        response["x-accel-buffering"] = "no"
+    return with_gateway_headers(response, exchange)
+
+
+def should_buffer(reply: httpx.Response) -> bool:
+    length = reply.headers.get("content-length", "")
+    content_type = reply.headers.get("content-type", "")
+    return (
+        length.isdigit()
+        and int(length) <= BUFFER_LIMIT
+        and not content_type.startswith("text/event-stream")
+    )
+
+
+def copy_headers(reply: httpx.Response, response: HttpResponse) -> None:
+    if "content-type" not in reply.headers:
+        del response["content-type"]
+    merged: dict[str, str] = {}
+    for name, value in upstream.inbound_headers(reply):
+        merged[name] = f"{merged[name]}, {value}" if name in merged else value
+    for name, value in merged.items():
+        response[name] = value
+
+
+def with_gateway_headers(response: HttpResponse, exchange: Exchange) -> HttpResponse:
+    response["x-headroom-request-id"] = exchange.request_id
+    if exchange.route_label:
+        response["x-headroom-route"] = exchange.route_label
+    return response

@@ -1,0 +1,40 @@
+"""`manage.py serve`: the gateway under Daphne, with no access log that could print a key."""
+
+from __future__ import annotations
+
+# Daphne installs Twisted's asyncio reactor on import; it must come before anything else
+# imports a reactor.
+import daphne.server  # noqa: I001  isort:skip
+
+import logging
+
+from daphne.endpoints import build_endpoint_description_strings
+from django.core.management.base import BaseCommand, CommandParser
+
+from headroom_site.asgi import application
+
+logger = logging.getLogger("headroom.serve")
+
+
+class Command(BaseCommand):
+    help = "Run the gateway under Daphne (SPEC §8)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8787)
+
+    def handle(self, *args: object, host: str, port: int, **options: object) -> None:
+        endpoints = build_endpoint_description_strings(host=host, port=port)
+        self.stdout.write(f"Headroom Gateway listening on http://{host}:{port}/", ending="\n")
+        self.stdout.flush()
+        # action_logger=None keeps Daphne's access log off: it prints query strings, and a
+        # Gemini `?key=` is a credential. The gateway logs each request itself, without them.
+        server = daphne.server.Server(
+            application=application,
+            endpoints=endpoints,
+            action_logger=None,
+            http_timeout=None,
+            application_close_timeout=10,
+            verbosity=0,
+        )
+        server.run()

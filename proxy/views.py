@@ -1,0 +1,56 @@
+"""Thin async views: each names its surface and hands the request to the gateway."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.defaults import page_not_found
+
+from proxy import gateway, protocols
+from proxy.errors import GatewayError, error_response
+from proxy.gateway import Surface
+
+OPENAI = Surface("openai", "body", model_required=True)
+ANTHROPIC = Surface("anthropic", "body", model_required=True)
+ANTHROPIC_OTHER = Surface("anthropic", "body")
+GEMINI = Surface("gemini", "path")
+BY_HEADERS = Surface(None, "body")
+
+
+async def openai_surface(request: HttpRequest) -> HttpResponse:
+    return await gateway.handle(request, OPENAI)
+
+
+async def anthropic_surface(request: HttpRequest) -> HttpResponse:
+    return await gateway.handle(request, ANTHROPIC)
+
+
+async def anthropic_other(request: HttpRequest, rest: str = "") -> HttpResponse:
+    return await gateway.handle(request, ANTHROPIC_OTHER)
+
+
+async def gemini_surface(request: HttpRequest, rest: str = "") -> HttpResponse:
+    return await gateway.handle(request, GEMINI)
+
+
+async def catch_all(request: HttpRequest, rest: str = "") -> HttpResponse:
+    return await gateway.handle(request, BY_HEADERS)
+
+
+def healthz(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"status": "ok"})
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """404 outside the gateway surfaces: JSON for API clients, Django's page for the admin."""
+    if request.path.startswith(("/admin/", "/dashboard/", "/static/")):
+        return page_not_found(request, exception)
+    family = protocols.family_from_headers(
+        {k.lower(): v for k, v in request.headers.items()}, request.META.get("QUERY_STRING", "")
+    )
+    error = GatewayError(404, f"unknown path {request.path}", "unknown_surface")
+    return error_response(family, error)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    error = GatewayError(500, "the gateway failed to handle the request", "internal_error")
+    return error_response("openai", error)

@@ -1,0 +1,157 @@
+"""Upstream base URLs: parsing, normalization (SPEC §2) and allowlist entries (SPEC §3).
+
+Pure functions only: nothing here resolves names or opens connections.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+# A DNS label is letters, digits, '-' and '_' (some internal names use it); nothing else may
+# appear in a host, so percent-escapes, backslashes and spaces never reach a resolver.
+_LABEL = r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?"
+_DNS_HOST = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
+_NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
+_API_SUFFIXES = ("/v1", "/v1beta")
+
+
+class InvalidBaseURL(ValueError):
+    """The text is not an http(s) base URL the gateway will talk to."""
+
+
+@dataclass(frozen=True)
+class BaseURL:
+    scheme: str
+    host: str  # lower case, no trailing dot, IPv6 without brackets
+    port: int
+    path: str  # "" or "/segment…", never ending in "/"
+
+    def __str__(self) -> str:
+        return self.url
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.netloc}{self.path}"
+
+    @property
+    def netloc(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        if self.port == DEFAULT_PORTS[self.scheme]:
+            return host
+        return f"{host}:{self.port}"
+
+    @property
+    def is_ip_literal(self) -> bool:
+        return ip_literal(self.host) is not None
+
+
+def ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
+
+
+# Route upstreams are parsed on every request; the cache makes that a dictionary lookup.
+@lru_cache(maxsize=1024)
+def parse_base_url(raw: str) -> BaseURL:
+    """Parse and normalize: trims space, one trailing '/', then one trailing /v1 or /v1beta."""
+    text = (raw or "").strip()
+    if not text:
+        raise InvalidBaseURL("the URL is empty")
+    if any(ch.isspace() or ord(ch) < 0x20 for ch in text):
+        raise InvalidBaseURL("the URL contains whitespace or control characters")
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise InvalidBaseURL(f"the URL cannot be parsed ({exc})") from None
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS:
+        raise InvalidBaseURL("the URL must start with http:// or https://")
+    if "@" in parts.netloc:
+        raise InvalidBaseURL("the URL must not contain a user name or password")
+    if parts.query or "?" in text:
+        raise InvalidBaseURL("the URL must not contain a query string")
+    if parts.fragment or "#" in text:
+        raise InvalidBaseURL("the URL must not contain a fragment")
+    host = _normalize_host(parts.hostname or "")
+    return BaseURL(scheme, host, port or DEFAULT_PORTS[scheme], _normalize_path(parts.path))
+
+
+def normalize_base_url(raw: str) -> str:
+    return parse_base_url(raw).url
+
+
+def _normalize_host(host: str) -> str:
+    host = host.lower()
+    if host.endswith("."):
+        host = host[:-1]
+    if not host:
+        raise InvalidBaseURL("the URL must name a host")
+    if "%" not in host and ip_literal(host) is not None:
+        return str(ip_literal(host))
+    # A numeric last label ("127.1", "2130706433", "0x7f000001") is an address in disguise,
+    # which resolvers expand in surprising ways; no real DNS name ends that way.
+    last_label = host.rsplit(".", 1)[-1]
+    if not _DNS_HOST.match(host) or _NUMERIC_LABEL.match(last_label):
+        raise InvalidBaseURL("the URL's host is not a valid name or address")
+    return host
+
+
+def _normalize_path(path: str) -> str:
+    if path.endswith("/"):
+        path = path[:-1]
+    for suffix in _API_SUFFIXES:
+        if path.endswith(suffix):
+            path = path[: -len(suffix)]
+            break
+    return path.rstrip("/")
+
+
+@dataclass(frozen=True)
+class AllowEntry:
+    """One allowed override target: an admin row or an item of HEADROOM_ALLOWED_UPSTREAMS."""
+
+    scheme: str
+    host: str  # a name, an address, or "*.name" for any subdomain of name
+    port: int
+    path: str
+    allow_private: bool = False
+    auth: str = "passthrough"
+
+    @classmethod
+    def parse(
+        cls, raw: str, *, allow_private: bool = False, auth: str = "passthrough"
+    ) -> AllowEntry:
+        text = raw.strip()
+        if text.lower().startswith("private:"):
+            text, allow_private = text[len("private:") :], True
+        wildcard = "://*." in text
+        if wildcard:
+            text = text.replace("://*.", "://", 1)
+        base = parse_base_url(text)
+        if wildcard and base.is_ip_literal:
+            raise InvalidBaseURL("a '*.' wildcard needs a DNS name, not an address")
+        host = f"*.{base.host}" if wildcard else base.host
+        return cls(base.scheme, host, base.port, base.path, allow_private, auth)
+
+    @property
+    def names_explicit_host(self) -> bool:
+        """An IP literal or localhost is the admin's explicit choice of a private target."""
+        return ip_literal(self.host) is not None or self.host == "localhost"
+
+    def matches(self, target: BaseURL) -> bool:
+        if (target.scheme, target.port) != (self.scheme, self.port):
+            return False
+        if self.host.startswith("*."):
+            if not target.host.endswith(self.host[1:]) or target.is_ip_literal:
+                return False
+        elif target.host != self.host:
+            return False
+        return target.path == self.path or target.path.startswith(self.path + "/")

@@ -1,0 +1,148 @@
+"""Admin-managed routing data: model-prefix routes and allowed override targets (SPEC §2–§3)."""
+
+from __future__ import annotations
+
+import re
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+from routing.baseurl import AllowEntry, InvalidBaseURL, parse_base_url
+
+PASSTHROUGH = "passthrough"
+_ENV_AUTH = re.compile(r"^env:[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class Protocol(models.TextChoices):
+    OPENAI = "openai", "OpenAI"
+    ANTHROPIC = "anthropic", "Anthropic"
+    GEMINI = "gemini", "Gemini"
+
+
+class Compression(models.TextChoices):
+    DEFAULT = "", "Default (HEADROOM_COMPRESSION_DEFAULT)"
+    OFF = "off", "Off"
+    LOSSLESS = "lossless", "Lossless"
+    AGGRESSIVE = "aggressive", "Aggressive"
+
+
+def validate_upstream(value: str) -> None:
+    if not value:
+        return
+    try:
+        parse_base_url(value)
+    except InvalidBaseURL as exc:
+        raise ValidationError(f"Enter an http(s) base URL with a host: {exc}.") from None
+
+
+def validate_auth(value: str) -> None:
+    if value != PASSTHROUGH and not _ENV_AUTH.match(value):
+        raise ValidationError(
+            "Enter 'passthrough' or 'env:' followed by an environment variable name, "
+            "for example env:OPENAI_API_KEY."
+        )
+
+
+def validate_allow_entry(value: str) -> None:
+    try:
+        AllowEntry.parse(value)
+    except InvalidBaseURL as exc:
+        raise ValidationError(f"Enter an http(s) base URL: {exc}.") from None
+
+
+class UpstreamRoute(models.Model):
+    position = models.PositiveIntegerField(
+        default=0, db_index=True, help_text="Order of evaluation; the first enabled match wins."
+    )
+    model_prefix = models.CharField(
+        max_length=200,
+        help_text="Case-insensitive model-name prefix, for example glm- or claude-; * matches all.",
+    )
+    upstream = models.CharField(
+        max_length=500,
+        blank=True,
+        validators=[validate_upstream],
+        help_text="Base URL, e.g. https://ollama.com. Blank = the protocol's default target.",
+    )
+    protocol = models.CharField(
+        max_length=16,
+        choices=Protocol.choices,
+        default=Protocol.OPENAI,
+        help_text="Default target and how an injected key is presented (Bearer, x-api-key, …).",
+    )
+    auth = models.CharField(
+        max_length=200,
+        default=PASSTHROUGH,
+        validators=[validate_auth],
+        help_text="passthrough forwards the client's key; env:OLLAMA_API_KEY injects it.",
+    )
+    strip_prefix = models.BooleanField(
+        default=False,
+        help_text="Forward the model without the prefix: anthropic:claude-x becomes claude-x.",
+    )
+    compression = models.CharField(
+        max_length=16,
+        choices=Compression.choices,
+        default=Compression.DEFAULT,
+        blank=True,
+        help_text="Tool-output compression for this route; blank uses the gateway default.",
+    )
+    cache_ttl = models.PositiveIntegerField(
+        default=0,
+        help_text="Seconds an identical request may be answered from the cache, e.g. 300; 0 = off.",
+    )
+    connect_timeout = models.FloatField(
+        null=True, blank=True, help_text="Seconds to connect, e.g. 5; blank = gateway default."
+    )
+    read_timeout = models.FloatField(
+        null=True, blank=True, help_text="Seconds between bytes, e.g. 120; blank = gateway default."
+    )
+    enabled = models.BooleanField(default=True)
+    notes = models.TextField(blank=True)
+    created = models.DateTimeField(default=timezone.now)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.model_prefix} → {self.upstream or f'{self.protocol} default'}"
+
+    @property
+    def matches_everything(self) -> bool:
+        return self.model_prefix == "*"
+
+    def matches(self, model: str) -> bool:
+        return self.matches_everything or model.lower().startswith(self.model_prefix.lower())
+
+
+class AllowedUpstream(models.Model):
+    url = models.CharField(
+        max_length=500,
+        validators=[validate_allow_entry],
+        help_text="Allowed override base, e.g. https://api.deepseek.com or https://*.example.com/v1.",
+    )
+    allow_private = models.BooleanField(
+        default=False,
+        help_text="Allow a DNS name that resolves to a private address (an in-house Ollama).",
+    )
+    auth = models.CharField(
+        max_length=200,
+        default=PASSTHROUGH,
+        validators=[validate_auth],
+        help_text="passthrough (normal) or env:VAR to inject a key into requests sent here.",
+    )
+    enabled = models.BooleanField(default=True)
+    notes = models.TextField(blank=True)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["url"]
+        verbose_name = "allowed override upstream"
+
+    def __str__(self) -> str:
+        return self.url
+
+    def as_entry(self) -> AllowEntry:
+        return AllowEntry.parse(self.url, allow_private=self.allow_private, auth=self.auth)
