@@ -1,0 +1,203 @@
+"""Shared fixtures: a file-backed test database the real server can share, the MockTransport seam,
+and the end-to-end pair of a real gateway under Daphne and real mock upstreams on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+from django.conf import settings
+
+from proxy import upstream
+from routing import table
+from routing.models import UpstreamRoute
+from tests.mock_upstream import MockUpstream
+
+ROOT = Path(__file__).resolve().parent.parent
+# Seconds the e2e gateway waits between route-table reads, and how long tests wait for a pickup.
+E2E_POLL_SECONDS = 0.1
+ROUTE_PICKUP_SECONDS = 0.35
+# Environment variables the e2e gateway process has, for `env:` routes.
+E2E_KEYS = {
+    "HR_TEST_OPENAI_KEY": "sk-injected-openai-0001",
+    "HR_TEST_ANTHROPIC_KEY": "sk-ant-injected-0002",
+    "HR_TEST_GEMINI_KEY": "AIza-injected-0003",
+}
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """SQLite tests use a file, so a gateway process started by a test sees the same data."""
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        db.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("db") / "test.sqlite3")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_route_table(settings: object) -> Iterator[None]:
+    # The per-worker table outlives a test's rolled-back transaction; start each test clean, and
+    # keep the poller thread from reading the database behind the test's back.
+    settings.HEADROOM_ROUTES_POLL_SECONDS = 0  # type: ignore[attr-defined]
+    table.invalidate()
+    yield
+    table.invalidate()
+
+
+@dataclass
+class UpstreamSeam:
+    """What the shared client sent, answered by `handler` (an httpx.MockTransport)."""
+
+    requests: list[httpx.Request] = field(default_factory=list)
+    handler: Callable[[httpx.Request], httpx.Response] = lambda request: httpx.Response(
+        200, json={"ok": True}
+    )
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        request.read()
+        self.requests.append(request)
+        return self.handler(request)
+
+
+@pytest.fixture
+def upstream_seam(monkeypatch: pytest.MonkeyPatch) -> Iterator[UpstreamSeam]:
+    seam = UpstreamSeam()
+    monkeypatch.setattr(upstream, "make_transport", lambda: httpx.MockTransport(seam))
+    upstream._client = None
+    yield seam
+    upstream._client = None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_url() -> str:
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    return (
+        f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:"
+        f"{db['PORT'] or 5432}/{db['NAME']}"
+    )
+
+
+@dataclass
+class Gateway:
+    url: str
+    process: subprocess.Popen
+    log_path: Path
+
+    def routes(self, *specs: dict) -> list[UpstreamRoute]:
+        """Replace the route table and wait until the server has picked it up."""
+        UpstreamRoute.objects.all().delete()
+        created = [
+            UpstreamRoute.objects.create(position=index, **spec) for index, spec in enumerate(specs)
+        ]
+        time.sleep(ROUTE_PICKUP_SECONDS)
+        return created
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture(scope="session")
+def upstream_pool() -> Iterator[list[MockUpstream]]:
+    mocks = [MockUpstream() for _ in range(4)]
+    yield mocks
+    for mock in mocks:
+        mock.close()
+
+
+@pytest.fixture
+def mock_upstreams(upstream_pool: list[MockUpstream]) -> list[MockUpstream]:
+    """Three fresh upstreams for one test; a fourth stands behind the legacy default targets."""
+    for mock in upstream_pool:
+        mock.reset()
+    return upstream_pool[:3]
+
+
+@pytest.fixture
+def mock_upstream(mock_upstreams: list[MockUpstream]) -> MockUpstream:
+    return mock_upstreams[0]
+
+
+@pytest.fixture
+def default_upstream(upstream_pool: list[MockUpstream]) -> MockUpstream:
+    upstream_pool[3].reset()
+    return upstream_pool[3]
+
+
+def start_gateway(
+    log_path: Path, extra_env: dict[str, str] | None = None, defaults_url: str = ""
+) -> Gateway:
+    port = free_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.endswith(("_API_KEY", "_KEY")) and key != "DJANGO_SETTINGS_MODULE"
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="headroom_site.settings",
+        DATABASE_URL=database_url(),
+        HEADROOM_ROUTES_POLL_SECONDS=str(E2E_POLL_SECONDS),
+        OPENAI_TARGET_API_URL=defaults_url,
+        ANTHROPIC_TARGET_API_URL=defaults_url,
+        GEMINI_TARGET_API_URL=defaults_url,
+        **E2E_KEYS,
+        **(extra_env or {}),
+    )
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return Gateway(url, process, log_path)
+        except httpx.TransportError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(f"the gateway did not start:\n{log_path.read_text()}")
+
+
+def stop_gateway(gateway: Gateway) -> None:
+    gateway.process.terminate()
+    try:
+        gateway.process.wait(10)
+    except subprocess.TimeoutExpired:
+        gateway.process.kill()
+
+
+@pytest.fixture(scope="session")
+def gateway_server(
+    django_db_setup: None,
+    upstream_pool: list[MockUpstream],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Gateway]:
+    log_path = tmp_path_factory.mktemp("gateway") / "gateway.log"
+    server = start_gateway(log_path, defaults_url=upstream_pool[3].url)
+    yield server
+    stop_gateway(server)
+
+
+@pytest.fixture
+def gateway(gateway_server: Gateway, transactional_db: None) -> Gateway:
+    """The running gateway, with committed test data it can see (routes start empty)."""
+    return gateway_server
