@@ -78,10 +78,11 @@ async def handle(request: HttpRequest, surface: Surface) -> HttpResponse:
 
 
 def read_request(request: HttpRequest, surface: Surface) -> Inbound:
-    scope = request.scope  # type: ignore[attr-defined]
-    raw_headers = list(scope["headers"])
+    # Under ASGI the raw scope keeps duplicate headers and the path's percent-encoding intact.
+    scope = getattr(request, "scope", None) or {}
+    raw_headers = list(scope.get("headers") or _headers_from_meta(request))
     headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw_headers}
-    query = scope.get("query_string", b"").decode("latin-1")
+    query = request.META.get("QUERY_STRING", "")
     raw_path = scope.get("raw_path") or quote(request.path).encode()
     family = surface.family or protocols.family_from_headers(headers, query)
     return Inbound(
@@ -93,6 +94,10 @@ def read_request(request: HttpRequest, surface: Surface) -> Inbound:
         headers=headers,
         raw_headers=raw_headers,
     )
+
+
+def _headers_from_meta(request: HttpRequest) -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in request.headers.items()]
 
 
 def parse_model(inbound: Inbound, surface: Surface) -> None:

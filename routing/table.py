@@ -83,25 +83,25 @@ def _route_changed(**kwargs) -> None:
 
 def _ensure_poller() -> None:
     global _poller
-    interval = settings.HEADROOM_ROUTES_POLL_SECONDS
-    if interval <= 0 or (_poller is not None and _poller.is_alive()):
+    if settings.HEADROOM_ROUTES_POLL_SECONDS <= 0 or (_poller is not None and _poller.is_alive()):
         return
     with _lock:
         if _poller is None or not _poller.is_alive():
-            _poller = threading.Thread(
-                target=_poll, args=(interval,), name="headroom-routes", daemon=True
-            )
+            _poller = threading.Thread(target=_poll, name="headroom-routes", daemon=True)
             _poller.start()
 
 
-def _poll(interval: float) -> None:
+def _poll() -> None:
+    """Re-read the tables until polling is switched off (interval read afresh each round)."""
     global _table
-    while True:
+    while (interval := settings.HEADROOM_ROUTES_POLL_SECONDS) > 0:
         time.sleep(interval)
         try:
             fresh = load()
-            if _table is None or fresh.fingerprint != _table.fingerprint:
-                _table = fresh
         except Exception:
             logger.exception("could not refresh the route table; keeping the previous copy")
+            continue
+        finally:
             close_old_connections()
+        if _table is None or fresh.fingerprint != _table.fingerprint:
+            _table = fresh
