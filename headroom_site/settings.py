@@ -123,6 +123,12 @@ HEADROOM_UPSTREAM_TIMEOUT = env.float("HEADROOM_UPSTREAM_TIMEOUT", default=600.0
 HEADROOM_MAX_CONNECTIONS = env.int("HEADROOM_MAX_CONNECTIONS", default=512)
 HEADROOM_MAX_BODY_BYTES = env.int("HEADROOM_MAX_BODY_BYTES", default=32 * 1024 * 1024)
 
+# Request log writer: queued rows (beyond this many, rows are dropped and counted), rows per
+# INSERT, and seconds between writes; 0 turns the writer thread off (rows wait for a flush).
+HEADROOM_LOG_QUEUE_SIZE = env.int("HEADROOM_LOG_QUEUE_SIZE", default=10000)
+HEADROOM_LOG_BATCH_SIZE = env.int("HEADROOM_LOG_BATCH_SIZE", default=500)
+HEADROOM_LOG_FLUSH_SECONDS = env.float("HEADROOM_LOG_FLUSH_SECONDS", default=1.0)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from proxy import logwriter
 from proxy.errors import GatewayError
 from proxy.usage import Usage
 
@@ -95,6 +96,7 @@ class Exchange:
             self.disconnected,
             self.latency_ms,
         )
+        logwriter.record(self)
 
 
 def _ms(start: float, end: float | None) -> float:

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from django.conf import settings
 
-from proxy import upstream
+from proxy import logwriter, upstream
 from routing import table
 from routing.models import UpstreamRoute
 from tests.mock_upstream import MockUpstream
@@ -50,6 +50,16 @@ def _fresh_route_table(settings: object) -> Iterator[None]:
     table.invalidate()
     yield
     table.invalidate()
+
+
+@pytest.fixture(autouse=True)
+def _manual_log_writer(settings: object) -> Iterator[None]:
+    # No writer thread in unit tests: a test's rows are saved only when it calls
+    # logwriter.flush() (inside its own transaction), and rows it left queued are discarded.
+    settings.HEADROOM_LOG_FLUSH_SECONDS = 0  # type: ignore[attr-defined]
+    logwriter.writer.discard()
+    yield
+    logwriter.writer.discard()
 
 
 @dataclass

@@ -1,0 +1,226 @@
+"""The request log's writer: finished exchanges queue as rows, a background thread saves them.
+
+A proxied request only builds an unsaved RequestLog and puts it on a bounded in-memory queue; a
+thread prices the rows and writes them with bulk_create. A full queue or a database error drops
+rows (counted in metrics and logged) but never fails or slows a request. `flush()` writes what is
+queued from the calling thread: tests use it, and so does a graceful shutdown.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+
+from proxy import metrics, pricing
+from proxy.models import RequestLog
+from proxy.usage import Usage
+
+if TYPE_CHECKING:
+    from proxy.exchange import Exchange
+
+logger = logging.getLogger(__name__)
+
+# Status recorded when the client left before any status was known (nginx's convention).
+CLIENT_CLOSED = 499
+
+
+# An unsaved row and the billed usage it is priced from on the writer thread.
+Pending = tuple[RequestLog, Usage | None]
+
+
+class LogWriter:
+    def __init__(self) -> None:
+        self.queue: queue.Queue[Pending] | None = None
+        self.thread: threading.Thread | None = None
+        self.wake = threading.Event()
+        self.stopping = threading.Event()
+        # Held while rows are taken off the queue and written, so a flush cannot miss a batch
+        # the thread has taken but not yet saved.
+        self.write_lock = threading.Lock()
+        self.start_lock = threading.Lock()
+
+    def rows(self) -> queue.Queue[Pending]:
+        if self.queue is None:
+            with self.start_lock:
+                if self.queue is None:
+                    self.queue = queue.Queue(maxsize=settings.HEADROOM_LOG_QUEUE_SIZE)
+        return self.queue
+
+    def submit(self, row: RequestLog, usage: Usage | None) -> None:
+        """Queue one row; never blocks, never raises."""
+        rows = self.rows()
+        try:
+            rows.put_nowait((row, usage))
+        except queue.Full:
+            drop(1, "queue_full")
+            return
+        self.ensure_started()
+        if rows.qsize() >= settings.HEADROOM_LOG_BATCH_SIZE:
+            self.wake.set()
+
+    def ensure_started(self) -> bool:
+        """Start the writer thread unless turned off (HEADROOM_LOG_FLUSH_SECONDS=0) or stopping."""
+        if self.running or self.stopping.is_set() or settings.HEADROOM_LOG_FLUSH_SECONDS <= 0:
+            return self.running
+        with self.start_lock:
+            if not self.running:
+                self.thread = threading.Thread(
+                    target=self._run, name="headroom-log-writer", daemon=True
+                )
+                self.thread.start()
+        return True
+
+    @property
+    def running(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+    def _run(self) -> None:
+        interval = settings.HEADROOM_LOG_FLUSH_SECONDS
+        while not self.stopping.is_set():
+            self.wake.wait(interval)
+            self.wake.clear()
+            self.flush()
+            close_old_connections()
+
+    def flush(self) -> int:
+        """Write every queued row now, from the calling thread; returns how many were saved."""
+        saved = 0
+        with self.write_lock:
+            while batch := self._take(settings.HEADROOM_LOG_BATCH_SIZE):
+                saved += write(batch)
+        return saved
+
+    def _take(self, limit: int) -> list[Pending]:
+        rows = self.rows()
+        batch: list[Pending] = []
+        while len(batch) < limit:
+            try:
+                batch.append(rows.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def stop(self, timeout: float = 10.0) -> int:
+        """Graceful shutdown: stop the thread, then write whatever is still queued."""
+        self.stopping.set()
+        self.wake.set()
+        thread = self.thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+        try:
+            return self.flush()
+        finally:
+            connection.close()
+
+    def discard(self) -> int:
+        """Forget every queued row (tests: rows one test queued never reach the next)."""
+        with self.write_lock:
+            return len(self._take(self.rows().maxsize or 1_000_000))
+
+    def pending(self) -> int:
+        return 0 if self.queue is None else self.queue.qsize()
+
+
+def write(batch: list[Pending]) -> int:
+    """Price and save one batch; a database error drops it, counted and logged."""
+    try:
+        for row, usage in batch:
+            price(row, usage)
+        RequestLog.objects.bulk_create([row for row, _ in batch])
+    except Exception:
+        logger.exception("request log: %d rows dropped, the database write failed", len(batch))
+        drop(len(batch), "db_error")
+        close_old_connections()
+        return 0
+    metrics.LOG_ROWS_WRITTEN.inc(len(batch))
+    return len(batch)
+
+
+def price(row: RequestLog, usage: Usage | None) -> None:
+    rate = pricing.find_rate(row.model_forwarded, row.model)
+    cost = pricing.compute(
+        rate,
+        usage,
+        tokens_before=row.tokens_before,
+        tokens_after=row.tokens_after,
+        cache_hit=row.cache_hit,
+    )
+    row.cost_usd, row.saved_usd, row.cost_source = cost.cost_usd, cost.saved_usd, cost.source
+
+
+def drop(count: int, reason: str) -> None:
+    metrics.LOG_ROWS_DROPPED.labels(reason=reason).inc(count)
+    if reason == "queue_full":
+        logger.warning("request log: queue full, %d row dropped", count)
+
+
+def row_from(exchange: Exchange) -> RequestLog:
+    """The unsaved row for a finished exchange: no bodies, no headers, no credentials.
+
+    Cost fields stay empty here: pricing may need a query, so the writer thread does it.
+    """
+    usage = exchange.usage
+    status = final_status(exchange)
+    # Served from the gateway's cache: nothing was billed, whatever the replayed usage says.
+    billed = None if exchange.cache_hit else usage
+    row = RequestLog(
+        created=exchange.created,
+        request_id=exchange.request_id[:64],
+        family=exchange.family[:16],
+        endpoint=exchange.endpoint[:500],
+        method=exchange.method[:16],
+        model=exchange.model[:200],
+        model_forwarded=exchange.model_forwarded[:200],
+        route_id=exchange.route_id,
+        route_label=exchange.route_label[:200],
+        upstream_host=exchange.upstream_host[:255],
+        override=exchange.override,
+        team=exchange.team[:100],
+        gateway_key_id=exchange.gateway_key_id,
+        status=status,
+        error_type=exchange.error_type[:64],
+        stream=exchange.stream,
+        disconnected=exchange.disconnected,
+        latency_ms=round(exchange.latency_ms, 3),
+        ttfb_ms=None if exchange.ttfb_ms is None else round(exchange.ttfb_ms, 3),
+        overhead_ms=round(exchange.overhead_ms, 3),
+        input_tokens=billed.input_tokens if billed else 0,
+        output_tokens=billed.output_tokens if billed else 0,
+        cache_read_tokens=billed.cache_read_tokens if billed else 0,
+        cache_write_tokens=billed.cache_write_tokens if billed else 0,
+        usage_reported=usage is not None,
+        tokens_before=exchange.tokens_before,
+        tokens_after=exchange.tokens_after,
+        cache_hit=exchange.cache_hit,
+    )
+    return row
+
+
+def final_status(exchange: Exchange) -> int:
+    """The status the client got: 499 if it left before one was known, 500 for a crash."""
+    return exchange.status or (CLIENT_CLOSED if exchange.disconnected else 500)
+
+
+writer = LogWriter()
+
+
+def record(exchange: Exchange) -> None:
+    """Called once by Exchange.finish(): count the exchange and queue its row. Never raises."""
+    try:
+        metrics.observe(exchange, final_status(exchange))
+    except Exception:
+        logger.exception("metrics: could not count request %s", exchange.request_id)
+    try:
+        writer.submit(row_from(exchange), exchange.usage)
+    except Exception:
+        logger.exception("request log: could not queue request %s", exchange.request_id)
+        drop(1, "error")
+
+
+def flush() -> int:
+    return writer.flush()

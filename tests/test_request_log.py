@@ -1,0 +1,265 @@
+"""One request-log row per request that reached a view, whatever its outcome (SPEC §9)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from django.core.handlers.asgi import ASGIHandler
+from django.test import TestCase, TransactionTestCase
+
+from proxy import logwriter, upstream
+from proxy.models import RequestLog
+from routing.models import UpstreamRoute
+
+AUTH = {"authorization": "Bearer sk-client-secret-123"}
+CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+SSE = [b'data: {"choices":[{"delta":{"content":"a"}}]}\n\n', b"data: [DONE]\n\n"]
+
+
+def answer(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, json={"ok": True})
+
+
+class Seam:
+    """The upstream transport: every request is answered by `handler`."""
+
+    def __init__(self) -> None:
+        self.handler = answer
+        self.sent = 0
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.sent += 1
+        return self.handler(request)
+
+
+@pytest.fixture
+def seam(monkeypatch: pytest.MonkeyPatch) -> Iterator[Seam]:
+    """The seam, with the shared client rebuilt around it before and after the test."""
+    seam = Seam()
+    monkeypatch.setattr(
+        upstream,
+        "make_transport",
+        lambda: httpx.MockTransport(seam),  # type: ignore[arg-type]
+    )
+    async_to_sync(upstream.reset_client)()
+    yield seam
+    async_to_sync(upstream.reset_client)()
+
+
+async def saved_rows() -> list[RequestLog]:
+    await sync_to_async(logwriter.flush)()
+    return [row async for row in RequestLog.objects.order_by("id")]
+
+
+class RequestLogRowTests(TestCase):
+    @pytest.fixture(autouse=True)
+    def _seam(self, seam: Seam) -> None:
+        self.seam = seam
+
+    async def post_chat(self, body: object = CHAT, **headers: str) -> httpx.Response:
+        return await self.async_client.post(
+            "/v1/chat/completions",
+            json.dumps(body),
+            content_type="application/json",
+            headers={**AUTH, **headers},
+        )
+
+    async def test_a_successful_request_leaves_one_row_with_its_route_and_timings(self) -> None:
+        response = await self.post_chat()
+        [row] = await saved_rows()
+        assert response.status_code == 200
+        assert (row.family, row.endpoint, row.method, row.status) == (
+            "openai",
+            "/v1/chat/completions",
+            "POST",
+            200,
+        )
+        assert (row.model, row.model_forwarded, row.route_label) == (
+            "gpt-4o-mini",
+            "gpt-4o-mini",
+            "default",
+        )
+        assert (row.upstream_host, row.error_type, row.stream, row.disconnected) == (
+            "api.openai.com",
+            "",
+            False,
+            False,
+        )
+        assert row.request_id == response["x-headroom-request-id"]
+        assert row.latency_ms > 0 and row.ttfb_ms is not None and row.overhead_ms >= 0
+
+    async def test_the_row_keeps_the_matched_route_and_its_prefix(self) -> None:
+        route = await UpstreamRoute.objects.acreate(
+            model_prefix="gpt-", upstream="http://127.0.0.1:9", strip_prefix=True
+        )
+        await self.post_chat()
+        [row] = await saved_rows()
+        assert (row.route_id, row.route_label, row.model_forwarded, row.upstream_host) == (
+            route.pk,
+            "gpt-",
+            "4o-mini",
+            "127.0.0.1:9",
+        )
+
+    async def test_a_gateway_made_400_leaves_one_row_with_its_error_type(self) -> None:
+        response = await self.post_chat({"messages": []})
+        [row] = await saved_rows()
+        assert response.status_code == 400
+        assert (row.status, row.error_type, row.upstream_host, row.model) == (
+            400,
+            "model_required",
+            "",
+            "",
+        )
+        assert self.seam.sent == 0
+
+    async def test_a_gateway_made_502_for_a_missing_credential_leaves_one_row(self) -> None:
+        await UpstreamRoute.objects.acreate(
+            model_prefix="*", upstream="http://127.0.0.1:9", auth="env:HR_TEST_UNSET_VARIABLE"
+        )
+        response = await self.post_chat()
+        [row] = await saved_rows()
+        assert (response.status_code, row.status, row.error_type) == (
+            502,
+            502,
+            "credential_missing",
+        )
+        assert self.seam.sent == 0
+
+    async def test_an_unreachable_upstream_leaves_one_row_with_the_transport_error(self) -> None:
+        def refuse(request: httpx.Request) -> httpx.Response:
+            raise httpx.ConnectError("connection refused", request=request)
+
+        self.seam.handler = refuse
+        response = await self.post_chat()
+        [row] = await saved_rows()
+        assert (response.status_code, row.status, row.error_type) == (
+            502,
+            502,
+            "upstream_unreachable",
+        )
+        assert row.ttfb_ms is None
+
+    async def test_an_upstream_error_status_is_logged_as_relayed(self) -> None:
+        self.seam.handler = lambda request: httpx.Response(503, text="<html>down</html>")
+        response = await self.post_chat()
+        [row] = await saved_rows()
+        assert (response.status_code, row.status, row.error_type) == (503, 503, "")
+
+    async def test_a_streamed_request_leaves_one_row_once_the_stream_ends(self) -> None:
+        async def events() -> AsyncIterator[bytes]:
+            for event in SSE:
+                yield event
+
+        self.seam.handler = lambda request: httpx.Response(
+            200, headers={"content-type": "text/event-stream"}, content=events()
+        )
+        response = await self.post_chat({**CHAT, "stream": True})
+        body = b"".join([chunk async for chunk in response.streaming_content])
+        [row] = await saved_rows()
+        assert body == b"".join(SSE)
+        assert (row.status, row.stream, row.disconnected) == (200, True, False)
+        assert row.ttfb_ms is not None and row.ttfb_ms <= row.latency_ms
+
+    async def test_a_stream_that_fails_midway_is_logged_with_the_error(self) -> None:
+        async def broken() -> AsyncIterator[bytes]:
+            yield SSE[0]
+            raise httpx.ReadError("reset")
+
+        self.seam.handler = lambda request: httpx.Response(
+            200, headers={"content-type": "text/event-stream"}, content=broken()
+        )
+        response = await self.post_chat({**CHAT, "stream": True})
+        body = b"".join([chunk async for chunk in response.streaming_content])
+        [row] = await saved_rows()
+        # The client saw 200 and then an error event; the row records the failure's status.
+        assert (response.status_code, b"upstream" in body) == (200, True)
+        assert (row.status, row.error_type, row.stream) == (502, "upstream_error", True)
+
+    async def test_no_credential_reaches_the_row(self) -> None:
+        await self.post_chat()
+        [row] = await saved_rows()
+        values = " ".join(str(getattr(row, field.attname)) for field in RequestLog._meta.fields)
+        assert "sk-client-secret-123" not in values
+
+    async def test_a_gemini_request_is_logged_without_its_query_key(self) -> None:
+        response = await self.async_client.post(
+            "/v1beta/models/gemini-2.5-flash:generateContent?key=AIza-secret-key",
+            "{}",
+            content_type="application/json",
+        )
+        [row] = await saved_rows()
+        values = " ".join(str(getattr(row, field.attname)) for field in RequestLog._meta.fields)
+        assert response.status_code == 200
+        assert (row.family, row.endpoint) == (
+            "gemini",
+            "/v1beta/models/gemini-2.5-flash:generateContent",
+        )
+        assert "AIza-secret-key" not in values
+
+
+class ClientDisconnectTests(TransactionTestCase):
+    """The client leaves mid-stream: driven at the ASGI level so the disconnect is real."""
+
+    @pytest.fixture(autouse=True)
+    def _seam(self, seam: Seam) -> None:
+        self.seam = seam
+
+    def slow_stream(self, request: httpx.Request) -> httpx.Response:
+        async def chunks() -> AsyncIterator[bytes]:
+            yield SSE[0]
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                self.upstream_cancelled.set()
+                raise
+            yield SSE[1]
+
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=chunks())
+
+    async def test_a_client_that_leaves_mid_stream_leaves_one_disconnected_row(self) -> None:
+        self.upstream_cancelled = asyncio.Event()
+        self.seam.handler = self.slow_stream
+        first_chunk = asyncio.Event()
+        sent: list[dict] = []
+        body = json.dumps({**CHAT, "stream": True}).encode()
+        inbox = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def receive() -> dict:
+            if inbox:
+                return inbox.pop()
+            await first_chunk.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+            if message["type"] == "http.response.body" and message.get("body"):
+                first_chunk.set()
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/v1/chat/completions",
+            "raw_path": b"/v1/chat/completions",
+            "query_string": b"",
+            "headers": [
+                (b"host", b"127.0.0.1"),
+                (b"content-type", b"application/json"),
+                (b"authorization", b"Bearer sk-client"),
+            ],
+            "client": ("127.0.0.1", 5000),
+            "server": ("127.0.0.1", 8787),
+        }
+        await asyncio.wait_for(ASGIHandler()(scope, receive, send), timeout=5)
+        await asyncio.wait_for(self.upstream_cancelled.wait(), timeout=5)
+        [row] = await saved_rows()
+        assert sent[0]["status"] == 200
+        assert (row.status, row.stream, row.disconnected) == (200, True, True)
