@@ -1,0 +1,237 @@
+"""Admin for routes and allowed override targets (SPEC §2–§3).
+
+The route changelist marks shadowed routes and answers "which route serves model …?" with the
+same resolver the gateway uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.admin.views.main import ChangeList
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.text import Truncator
+
+from routing.baseurl import InvalidBaseURL
+from routing.models import AllowedUpstream, Protocol, UpstreamRoute
+from routing.resolver import Resolution, resolve
+
+WHICH_PREFIX = "which"
+
+
+def default_targets() -> dict[str, str]:
+    # Read here rather than imported from proxy: imports run proxy → routing, never back.
+    return {
+        Protocol.OPENAI: settings.OPENAI_TARGET_API_URL,
+        Protocol.ANTHROPIC: settings.ANTHROPIC_TARGET_API_URL,
+        Protocol.GEMINI: settings.GEMINI_TARGET_API_URL,
+    }
+
+
+def shadowing_route(route: UpstreamRoute, earlier: Sequence[UpstreamRoute]) -> UpstreamRoute | None:
+    """The first earlier enabled route that matches every model this route matches.
+
+    A route covers all of another's models exactly when it matches the other's prefix taken as a
+    model name: `*` matches everything, and otherwise the prefixes nest case-insensitively.
+    """
+    return next(
+        (other for other in earlier if other.enabled and other.matches(route.model_prefix)), None
+    )
+
+
+def mark_shadowed(routes: Iterable[UpstreamRoute]) -> None:
+    """Set `shadowed_by` on each route, judged against the whole table in evaluation order."""
+    table = list(UpstreamRoute.objects.order_by("position", "id"))
+    for route in routes:
+        key = (route.position, route.pk)
+        route.shadowed_by = shadowing_route(route, [r for r in table if (r.position, r.pk) < key])
+
+
+class RouteChangeList(ChangeList):
+    def get_results(self, request: HttpRequest) -> None:
+        super().get_results(request)
+        mark_shadowed(self.result_list)
+
+
+class WhichRouteForm(forms.Form):
+    model = forms.CharField(
+        required=False,
+        max_length=500,
+        help_text="Leave blank for a request without a model, such as GET /v1/models.",
+    )
+    family = forms.ChoiceField(choices=Protocol.choices, initial=Protocol.OPENAI)
+
+
+@dataclass(frozen=True)
+class WhichRoute:
+    model: str
+    family: str
+    resolution: Resolution | None
+    error: str = ""
+
+
+def which_route(model: str, family: str) -> WhichRoute:
+    """Resolve a model as the gateway would for a request without an override header."""
+    routes = list(UpstreamRoute.objects.order_by("position", "id"))
+    try:
+        resolution = resolve(model=model, family=family, routes=routes, defaults=default_targets())
+    except InvalidBaseURL as exc:
+        return WhichRoute(model, family, None, f"a route or default target is not usable: {exc}")
+    return WhichRoute(model, family, resolution)
+
+
+def take_params(request: HttpRequest, prefix: str) -> dict[str, str]:
+    """Remove the query parameters starting with prefix, which the changelist would take for
+    unknown filters, and return them."""
+    taken = {key: value for key, value in request.GET.items() if key.startswith(prefix)}
+    if taken:
+        remaining = request.GET.copy()
+        for key in taken:
+            del remaining[key]
+        request.GET = remaining
+    return taken
+
+
+def set_enabled(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet, enabled: bool
+) -> None:
+    changed = 0
+    # Saving row by row (not queryset.update) sends the signals that refresh this worker's route
+    # table at once, and records each change in the admin history.
+    for obj in queryset:
+        if obj.enabled != enabled:
+            obj.enabled = enabled
+            obj.save()
+            modeladmin.log_change(request, obj, [{"changed": {"fields": ["enabled"]}}])
+            changed += 1
+    verb = "Enabled" if enabled else "Disabled"
+    modeladmin.message_user(request, f"{verb} {changed} of {queryset.count()} selected.")
+
+
+@admin.action(description="Enable selected %(verbose_name_plural)s")
+def enable_selected(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
+    set_enabled(modeladmin, request, queryset, True)
+
+
+@admin.action(description="Disable selected %(verbose_name_plural)s")
+def disable_selected(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet
+) -> None:
+    set_enabled(modeladmin, request, queryset, False)
+
+
+def positive_or_blank(value: float | None) -> float | None:
+    if value is not None and value <= 0:
+        raise forms.ValidationError(
+            "Enter a number of seconds greater than 0, or leave it blank for the gateway default."
+        )
+    return value
+
+
+class UpstreamRouteForm(forms.ModelForm):
+    class Meta:
+        model = UpstreamRoute
+        fields = [
+            "position",
+            "model_prefix",
+            "enabled",
+            "upstream",
+            "protocol",
+            "auth",
+            "strip_prefix",
+            "compression",
+            "cache_ttl",
+            "connect_timeout",
+            "read_timeout",
+            "notes",
+        ]
+
+    def clean_connect_timeout(self) -> float | None:
+        return positive_or_blank(self.cleaned_data["connect_timeout"])
+
+    def clean_read_timeout(self) -> float | None:
+        return positive_or_blank(self.cleaned_data["read_timeout"])
+
+
+@admin.register(UpstreamRoute)
+class UpstreamRouteAdmin(admin.ModelAdmin):
+    form = UpstreamRouteForm
+    list_display = [
+        "position",
+        "model_prefix",
+        "upstream_or_default",
+        "protocol",
+        "auth",
+        "strip_prefix",
+        "compression_or_default",
+        "cache_ttl",
+        "enabled",
+        "shadowed",
+    ]
+    list_display_links = ["model_prefix"]
+    list_editable = ["position"]
+    list_filter = ["enabled", "protocol"]
+    search_fields = ["model_prefix", "upstream", "notes"]
+    ordering = ["position", "id"]
+    actions = [enable_selected, disable_selected]
+    readonly_fields = ["created", "updated"]
+    fieldsets = [
+        (None, {"fields": ["position", "model_prefix", "enabled"]}),
+        ("Upstream", {"fields": ["upstream", "protocol", "auth", "strip_prefix"]}),
+        ("Behaviour", {"fields": ["compression", "cache_ttl", "connect_timeout", "read_timeout"]}),
+        ("Notes", {"fields": ["notes", "created", "updated"]}),
+    ]
+
+    @admin.display(description="upstream", ordering="upstream")
+    def upstream_or_default(self, route: UpstreamRoute) -> str:
+        return route.upstream or f"default of {route.protocol}"
+
+    @admin.display(description="compression", ordering="compression")
+    def compression_or_default(self, route: UpstreamRoute) -> str:
+        return route.compression or "default"
+
+    @admin.display(description="shadowed")
+    def shadowed(self, route: UpstreamRoute) -> SafeString | str:
+        by = getattr(route, "shadowed_by", None)
+        if by is None:
+            return "no"
+        url = reverse("admin:routing_upstreamroute_change", args=[by.pk])
+        return format_html(
+            'by <a href="{}">{}</a> at position {}', url, by.model_prefix, by.position
+        )
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return RouteChangeList
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        form = WhichRouteForm(take_params(request, f"{WHICH_PREFIX}-") or None, prefix=WHICH_PREFIX)
+        which = None
+        if form.is_bound and form.is_valid():
+            which = which_route(form.cleaned_data["model"], form.cleaned_data["family"])
+        context = {"which_form": form, "which": which, **(extra_context or {})}
+        return super().changelist_view(request, context)
+
+
+@admin.register(AllowedUpstream)
+class AllowedUpstreamAdmin(admin.ModelAdmin):
+    list_display = ["url", "allow_private", "auth", "enabled", "short_notes"]
+    list_filter = ["enabled", "allow_private"]
+    search_fields = ["url", "notes"]
+    actions = [enable_selected, disable_selected]
+    fields = ["url", "allow_private", "auth", "enabled", "notes", "created"]
+    readonly_fields = ["created"]
+
+    @admin.display(description="notes")
+    def short_notes(self, entry: Model) -> str:
+        return Truncator(entry.notes).chars(80)
