@@ -1,0 +1,212 @@
+"""The dashboard's hourly rollup of the request log on SQLite, kept exact by database triggers.
+
+Every insert into proxy_requestlog adds the row's figures to one rollup row per (hour, family,
+route, model, upstream host, team, status); every delete takes them away. The triggers live in
+the database, so rows written by any process, bulk_create or raw SQL are counted the same way.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from django.db import connection, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+# The version is part of every name: a change of columns or bins installs new objects beside
+# the old ones and rebuilds from the rows, so a stale rollup is never read.
+TABLE = "proxy_dashboard_rollup_v1"
+TRIGGERS = (f"{TABLE}_insert", f"{TABLE}_delete", f"{TABLE}_update")
+KEYS = ("family", "route_label", "model", "upstream_host", "team", "status")
+
+# Upper edges (ms, exclusive) of the gateway-overhead histogram bins; the last bin is open.
+OVERHEAD_EDGES = (
+    0.5, 1.0, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0,
+    50.0, 75.0, 100.0, 150.0, 200.0, 300.0, 500.0, 1000.0, 2000.0,
+)  # fmt: skip
+BINS = tuple(f"overhead_b{index:02d}" for index in range(len(OVERHEAD_EDGES) + 1))
+
+_SAVED = (
+    "CASE WHEN {r}.tokens_before IS NOT NULL AND {r}.tokens_after IS NOT NULL "
+    "AND {r}.tokens_before > {r}.tokens_after THEN {r}.tokens_before - {r}.tokens_after ELSE 0 END"
+)
+_ENGINE = "({r}.tokens_before IS NOT NULL AND {r}.tokens_after IS NOT NULL)"
+
+
+def _source(cost_source: str, value: str) -> str:
+    return f"CASE WHEN {{r}}.cost_source = '{cost_source}' THEN {value} ELSE 0 END"
+
+
+# Each measure: the rollup column and its value for one request-log row `{r}`.
+MEASURES: dict[str, str] = {
+    "requests": "1",
+    "input_tokens": "{r}.input_tokens",
+    "output_tokens": "{r}.output_tokens",
+    "cache_read_tokens": "{r}.cache_read_tokens",
+    "cache_write_tokens": "{r}.cache_write_tokens",
+    "engine_requests": f"CASE WHEN {_ENGINE} THEN 1 ELSE 0 END",
+    "tokens_before": f"CASE WHEN {_ENGINE} THEN {{r}}.tokens_before ELSE 0 END",
+    "tokens_after": f"CASE WHEN {_ENGINE} THEN {{r}}.tokens_after ELSE 0 END",
+    "tokens_saved": _SAVED,
+    "cache_hits": "CASE WHEN {r}.cache_hit THEN 1 ELSE 0 END",
+    "priced_requests": _source("priced", "1"),
+    "estimated_requests": _source("estimated", "1"),
+    "unpriced_requests": "CASE WHEN {r}.cost_source IN ('priced', 'estimated') THEN 0 ELSE 1 END",
+    "cost_priced": _source("priced", "COALESCE({r}.cost_usd, 0)"),
+    "cost_estimated": _source("estimated", "COALESCE({r}.cost_usd, 0)"),
+    "saved_priced": _source("priced", "COALESCE({r}.saved_usd, 0)"),
+    "saved_estimated": _source("estimated", "COALESCE({r}.saved_usd, 0)"),
+    "overhead_sum": "{r}.overhead_ms",
+}
+REAL_MEASURES = {"cost_priced", "cost_estimated", "saved_priced", "saved_estimated", "overhead_sum"}
+
+
+def _bin_expressions() -> dict[str, str]:
+    lows = (None, *OVERHEAD_EDGES)
+    highs = (*OVERHEAD_EDGES, None)
+    expressions = {}
+    for name, low, high in zip(BINS, lows, highs, strict=True):
+        parts = [f"{{r}}.overhead_ms >= {low}" if low is not None else "1"]
+        if high is not None:
+            parts.append(f"{{r}}.overhead_ms < {high}")
+        expressions[name] = f"CASE WHEN {' AND '.join(parts)} THEN 1 ELSE 0 END"
+    return expressions
+
+
+MEASURES.update(_bin_expressions())
+COLUMNS = tuple(MEASURES)
+# Request-log columns the rollup reads: an UPDATE of any other column (a route deleted, which
+# sets route_id to NULL) leaves the rollup alone.
+SOURCE_COLUMNS = (
+    "created", *KEYS, "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
+    "tokens_before", "tokens_after", "cache_hit", "cost_source", "cost_usd", "saved_usd",
+    "overhead_ms",
+)  # fmt: skip
+HOUR = "strftime('%Y-%m-%d %H:00:00', {r}.created)"
+
+
+def _create_table() -> str:
+    keys = ", ".join(f"{key} {'integer' if key == 'status' else 'text'} NOT NULL" for key in KEYS)
+    measures = ", ".join(
+        f"{name} {'real' if name in REAL_MEASURES else 'integer'} NOT NULL DEFAULT 0"
+        for name in COLUMNS
+    )
+    unique = ", ".join(("hour", *KEYS))
+    return (
+        f"CREATE TABLE IF NOT EXISTS {TABLE} (hour text NOT NULL, {keys}, {measures}, "
+        f"UNIQUE ({unique}))"
+    )
+
+
+def _add_row(ref: str) -> str:
+    """Upsert that adds request-log row `ref` (NEW) into its rollup row."""
+    keys = ", ".join(f"{ref}.{key}" for key in KEYS)
+    values = ", ".join(MEASURES[name].format(r=ref) for name in COLUMNS)
+    updates = ", ".join(f"{name} = {name} + excluded.{name}" for name in COLUMNS)
+    return (
+        f"INSERT INTO {TABLE} (hour, {', '.join(KEYS)}, {', '.join(COLUMNS)}) "
+        f"VALUES ({HOUR.format(r=ref)}, {keys}, {values}) "
+        f"ON CONFLICT (hour, {', '.join(KEYS)}) DO UPDATE SET {updates};"
+    )
+
+
+def _remove_row(ref: str) -> str:
+    """Take request-log row `ref` (OLD) out of its rollup row, and drop the row once empty."""
+    match = " AND ".join([f"hour = {HOUR.format(r=ref)}", *(f"{k} = {ref}.{k}" for k in KEYS)])
+    updates = ", ".join(f"{name} = {name} - ({MEASURES[name].format(r=ref)})" for name in COLUMNS)
+    return (
+        f"UPDATE {TABLE} SET {updates} WHERE {match}; "
+        f"DELETE FROM {TABLE} WHERE {match} AND requests = 0;"
+    )
+
+
+def statements() -> list[str]:
+    """DDL that creates the rollup and its triggers (idempotent), then fills it from the rows."""
+    insert, delete, update = TRIGGERS
+    keys = ", ".join(KEYS)
+    sums = ", ".join(f"SUM({MEASURES[name].format(r='r')})" for name in COLUMNS)
+    return [
+        _create_table(),
+        f"CREATE TRIGGER IF NOT EXISTS {insert} AFTER INSERT ON proxy_requestlog "
+        f"BEGIN {_add_row('NEW')} END",
+        f"CREATE TRIGGER IF NOT EXISTS {delete} AFTER DELETE ON proxy_requestlog "
+        f"BEGIN {_remove_row('OLD')} END",
+        f"CREATE TRIGGER IF NOT EXISTS {update} AFTER UPDATE OF {', '.join(SOURCE_COLUMNS)} "
+        "ON proxy_requestlog "
+        f"BEGIN {_remove_row('OLD')} {_add_row('NEW')} END",
+        f"DELETE FROM {TABLE}",
+        f"INSERT INTO {TABLE} (hour, {keys}, {', '.join(COLUMNS)}) "
+        f"SELECT {HOUR.format(r='r')}, {', '.join(f'r.{k}' for k in KEYS)}, {sums} "
+        f"FROM proxy_requestlog r GROUP BY 1, {', '.join(f'r.{k}' for k in KEYS)}",
+    ]
+
+
+def installed(db: BaseDatabaseWrapper = connection) -> bool:
+    """True when the rollup table and all its triggers exist (one catalogue query)."""
+    if db.vendor != "sqlite":
+        return False
+    names = (TABLE, *TRIGGERS)
+    with db.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COUNT(*) FROM sqlite_master WHERE name IN ({', '.join('%s' for _ in names)})",
+            names,
+        )
+        (count,) = cursor.fetchone()
+    return count == len(names)
+
+
+def install(db: BaseDatabaseWrapper = connection) -> bool:
+    """Create the rollup and rebuild it from the rows unless it is already complete.
+
+    Runs after every `migrate`: rebuilding a table on SQLite (Django does it for many field
+    changes) drops its triggers, and this puts them back with figures recomputed from the rows.
+    """
+    if db.vendor != "sqlite" or installed(db):
+        return False
+    if "proxy_requestlog" not in db.introspection.table_names():
+        return False
+    with transaction.atomic(using=db.alias), db.cursor() as cursor:
+        # A half-installed set (some triggers gone) is removed first so the rebuild is exact.
+        for trigger in TRIGGERS:
+            cursor.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+        for statement in statements():
+            cursor.execute(statement)
+    return True
+
+
+def on_post_migrate(using: str = "default", **kwargs: object) -> None:
+    """post_migrate receiver (connected by the proxy app)."""
+    install(connections[using])
+
+
+def _hour_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:00:00")
+
+
+def query(
+    start: datetime, end: datetime, where: list[tuple[str, list[object]]], by: tuple[str, ...]
+) -> list[tuple[tuple[object, ...], dict[str, object]]]:
+    """Sums of every measure (and `errors`) over hour-aligned [start, end), grouped by `by`.
+
+    `where` holds extra conditions on the key columns, each an SQL fragment and its params.
+    """
+    conditions = ["hour >= %s", "hour < %s", *(sql for sql, _ in where)]
+    params: list[object] = [_hour_text(start), _hour_text(end)]
+    for _, extra in where:
+        params.extend(extra)
+    group = ", ".join(by)
+    sums = ", ".join(f"SUM({name})" for name in COLUMNS)
+    errors = "SUM(CASE WHEN status >= 400 THEN requests ELSE 0 END)"
+    sql = (
+        f"SELECT {group}, {errors}, {sums} FROM {TABLE} "
+        f"WHERE {' AND '.join(conditions)} GROUP BY {group}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    width = len(by)
+    names = ("errors", *COLUMNS)
+    return [(tuple(row[:width]), dict(zip(names, row[width:], strict=True))) for row in rows]
+
+
+def parse_hour(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
