@@ -382,6 +382,19 @@ def test_the_box_resolves_a_blank_model_to_the_star_route_only(admin_client: Cli
     assert "Upstream: https://openrouter.ai/api" in box
 
 
+def test_the_box_reports_an_unusable_default_target_instead_of_failing(
+    admin_client: Client, settings: Any
+) -> None:
+    settings.GEMINI_TARGET_API_URL = "generativelanguage.googleapis.com"
+
+    response = admin_client.get(ROUTES_URL, {"which-model": "gemini-3", "which-family": "gemini"})
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "a route or default target is not usable: the URL must start with http" in html
+    assert 'id="which-route-result"' not in html
+
+
 def test_the_box_rejects_an_unknown_family_without_a_result(admin_client: Client) -> None:
     response = admin_client.get(ROUTES_URL, {"which-model": "gpt-5", "which-family": "cohere"})
 
