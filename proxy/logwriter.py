@@ -8,6 +8,7 @@ queued from the calling thread: tests use it, and so does a graceful shutdown.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import queue
 import threading
@@ -43,6 +44,7 @@ class LogWriter:
         # the thread has taken but not yet saved.
         self.write_lock = threading.Lock()
         self.start_lock = threading.Lock()
+        self.exit_hook = False
 
     def rows(self) -> queue.Queue[Pending]:
         if self.queue is None:
@@ -73,6 +75,10 @@ class LogWriter:
                     target=self._run, name="headroom-log-writer", daemon=True
                 )
                 self.thread.start()
+                if not self.exit_hook:
+                    # The fallback when no server shutdown hook ran (or rows came after it).
+                    atexit.register(self.stop)
+                    self.exit_hook = True
         return True
 
     @property
@@ -207,6 +213,7 @@ def final_status(exchange: Exchange) -> int:
 
 
 writer = LogWriter()
+metrics.LOG_QUEUE_DEPTH.set_function(writer.pending)
 
 
 def record(exchange: Exchange) -> None:

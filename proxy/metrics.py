@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 if TYPE_CHECKING:
     from proxy.exchange import Exchange
@@ -59,6 +59,7 @@ LOG_ROWS_DROPPED = Counter(
     "Request log rows lost: queue_full, db_error, or error (could not be built).",
     ["reason"],
 )
+LOG_QUEUE_DEPTH = Gauge("headroom_request_log_queue_depth", "Request log rows waiting to be saved.")
 
 TOKEN_KINDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
 

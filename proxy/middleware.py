@@ -13,6 +13,8 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
 
 GATEWAY_PREFIXES = ("/v1/", "/v1beta/")
+# Probes scraped every few seconds: async views that need no session, CSRF or auth either.
+PROBE_PATHS = frozenset({"/readyz", "/metrics"})
 
 
 class GatewayFastPathMiddleware:
@@ -24,7 +26,7 @@ class GatewayFastPathMiddleware:
         markcoroutinefunction(self)
 
     async def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path_info.startswith(GATEWAY_PREFIXES):
+        if request.path_info.startswith(GATEWAY_PREFIXES) or request.path_info in PROBE_PATHS:
             try:
                 match = resolve(request.path_info)
             except Resolver404:

@@ -8,6 +8,8 @@ from proxy import views
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+    path("metrics", views.metrics, name="metrics"),
     path("v1/chat/completions", views.openai_surface),
     path("v1/completions", views.openai_surface),
     path("v1/responses", views.openai_surface),

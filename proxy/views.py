@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from asgiref.sync import sync_to_async
+from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import page_not_found
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
-from proxy import gateway, protocols
+from proxy import gateway, logwriter, protocols
 from proxy.errors import GatewayError, error_response
 from proxy.gateway import Surface
 
@@ -54,3 +57,29 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
 def server_error(request: HttpRequest) -> HttpResponse:
     error = GatewayError(500, "the gateway failed to handle the request", "internal_error")
     return error_response("openai", error)
+
+
+async def readyz(request: HttpRequest) -> HttpResponse:
+    """Ready to serve: the database answers and the request-log writer is running (else 503)."""
+    checks = {
+        "database": await sync_to_async(database_reachable)(),
+        "log_writer": logwriter.writer.ensure_started(),
+    }
+    status = 200 if all(checks.values()) else 503
+    return JsonResponse(
+        {"status": "ok" if status == 200 else "unavailable", **checks}, status=status
+    )
+
+
+def database_reachable() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError:
+        return False
+    return True
+
+
+async def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus text exposition of this process's metrics."""
+    return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)

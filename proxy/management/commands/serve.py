@@ -7,13 +7,18 @@ from __future__ import annotations
 import daphne.server  # noqa: I001  isort:skip
 
 import logging
+import threading
 
 from daphne.endpoints import build_endpoint_description_strings
 from django.core.management.base import BaseCommand, CommandParser
+from twisted.internet import reactor
 
 from headroom_site.asgi import application
+from proxy import logwriter
 
 logger = logging.getLogger("headroom.serve")
+# Longest a shutdown waits for the request log to be written.
+SHUTDOWN_FLUSH_SECONDS = 30.0
 
 
 class Command(BaseCommand):
@@ -37,4 +42,14 @@ class Command(BaseCommand):
             application_close_timeout=10,
             verbosity=0,
         )
+        # Graceful stop (SIGTERM/SIGINT): once Daphne's "before" trigger has ended the requests
+        # in flight, write the queued request-log rows before the process exits.
+        reactor.addSystemEventTrigger("during", "shutdown", flush_request_log)
         server.run()
+
+
+def flush_request_log() -> None:
+    """Runs on the reactor's thread, where the ORM refuses to run: write from a helper thread."""
+    helper = threading.Thread(target=logwriter.writer.stop, name="headroom-log-flush")
+    helper.start()
+    helper.join(SHUTDOWN_FLUSH_SECONDS)
