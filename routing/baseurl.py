@@ -9,7 +9,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 # A DNS label is letters, digits, '-' and '_' (some internal names use it); nothing else may
@@ -18,6 +18,11 @@ _LABEL = r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?"
 _DNS_HOST = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
 _NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
 _API_SUFFIXES = ("/v1", "/v1beta")
+# A "." or ".." segment (also percent-encoded, or behind a backslash) would let the base URL
+# leave an allowed path prefix once httpx or the upstream server normalizes the path.
+_SEGMENT_SEPARATORS = re.compile(r"[/\\]")
+# The wildcard is only recognized in front of the host, never further along the URL.
+_WILDCARD = re.compile(r"^([a-z][a-z0-9+.-]*://)\*\.", re.IGNORECASE)
 
 
 class InvalidBaseURL(ValueError):
@@ -80,6 +85,8 @@ def parse_base_url(raw: str) -> BaseURL:
         raise InvalidBaseURL("the URL must not contain a query string")
     if parts.fragment or "#" in text:
         raise InvalidBaseURL("the URL must not contain a fragment")
+    if port == 0:
+        raise InvalidBaseURL("the URL's port must be between 1 and 65535")
     host = _normalize_host(parts.hostname or "")
     return BaseURL(scheme, host, port or DEFAULT_PORTS[scheme], _normalize_path(parts.path))
 
@@ -105,6 +112,8 @@ def _normalize_host(host: str) -> str:
 
 
 def _normalize_path(path: str) -> str:
+    if any(segment in (".", "..") for segment in _SEGMENT_SEPARATORS.split(unquote(path))):
+        raise InvalidBaseURL("the URL's path must not contain '.' or '..' segments")
     if path.endswith("/"):
         path = path[:-1]
     for suffix in _API_SUFFIXES:
@@ -131,10 +140,10 @@ class AllowEntry:
     ) -> AllowEntry:
         text = raw.strip()
         if text.lower().startswith("private:"):
-            text, allow_private = text[len("private:") :], True
-        wildcard = "://*." in text
+            text, allow_private = text[len("private:") :].lstrip(), True
+        wildcard = _WILDCARD.match(text)
         if wildcard:
-            text = text.replace("://*.", "://", 1)
+            text = wildcard.group(1) + text[wildcard.end() :]
         base = parse_base_url(text)
         if wildcard and base.is_ip_literal:
             raise InvalidBaseURL("a '*.' wildcard needs a DNS name, not an address")
