@@ -15,7 +15,7 @@ import httpx
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
-from proxy import credentials, jsonbody, protocols, upstream
+from proxy import credentials, egress, jsonbody, protocols, upstream
 from proxy.errors import GatewayError, error_response, from_httpx
 from proxy.exchange import Exchange
 from proxy.protocols import gemini
@@ -58,6 +58,8 @@ async def handle(request: HttpRequest, surface: Surface) -> HttpResponse:
         resolution = await resolve_request(inbound)
         describe_route(exchange, resolution)
         outgoing = build_upstream_request(inbound, resolution)
+        if resolution.check_addresses:
+            outgoing = await egress.pin(outgoing, resolution)
         exchange.upstream_started = exchange.upstream_started or time.perf_counter()
         try:
             reply = await upstream.send(outgoing)
