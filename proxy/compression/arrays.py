@@ -1,0 +1,198 @@
+"""Lossy but safe thinning of JSON arrays of many similar objects.
+
+Kept: the first and last items, every item that looks like an error, and every outlier (a
+different shape, a rare value, a number far from the rest). Each run of left-out items becomes one
+string marker saying how many were left out, and the first marker names their keys.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from functools import lru_cache
+from statistics import median
+from typing import Any
+
+HEAD_ITEMS = 3
+TAIL_ITEMS = 2
+# Shorter arrays are left whole: too little to gain for the information lost.
+MIN_ITEMS = 10
+# A key whose commonest value covers this share of items makes every other value rare.
+DOMINANT_SHARE = 0.9
+# A number further than this many median absolute deviations from the median is an outlier.
+OUTLIER_DEVIATIONS = 8.0
+KEYS_NAMED = 20
+# Nested containers deeper than this are not searched for error fields.
+ERROR_SEARCH_DEPTH = 3
+
+# Member names whose non-empty value reports a problem (`error`, `lastError`, `failures`, ...).
+_ERROR_NAME = re.compile(r"error|exception|fault|fail(?!over)|traceback|stack_?trace|panic|fatal")
+# Member names whose value is a verdict, and the verdicts that report a problem.
+_VERDICT_NAMES = frozenset(
+    {"status", "state", "level", "severity", "result", "outcome", "conclusion", "health", "phase"}
+)
+_BAD_VERDICT = re.compile(
+    r"error|fail|fatal|crit|exception|panic|timeout|timed.?out|denied|refused|reject|invalid"
+    r"|unhealthy|crash|abort|cancel|unavailable|degraded|down\b|warn|alert|emerg",
+    re.I,
+)
+# Member names holding an HTTP status or a process exit code.
+_HTTP_NAMES = frozenset(
+    {"status", "status_code", "statuscode", "http_status", "httpstatus", "code", "response_code"}
+)
+_EXIT_NAMES = frozenset({"exit_code", "exitcode", "returncode", "return_code", "exit_status"})
+# Member names that are false when something went wrong.
+_SUCCESS_NAMES = frozenset({"ok", "success", "succeeded", "successful", "passed", "healthy"})
+_CHECKED_NAMES = _VERDICT_NAMES | _HTTP_NAMES | _EXIT_NAMES | _SUCCESS_NAMES
+_EMPTY_WORDS = frozenset({"", "none", "null", "nil", "false", "0", "ok", "n/a"})
+
+
+def looks_like_error(value: Any, depth: int = 0) -> bool:
+    """Whether an item, or a container nested in it, carries an error-like field."""
+    if isinstance(value, list):
+        return depth < ERROR_SEARCH_DEPTH and any(looks_like_error(v, depth + 1) for v in value)
+    if not isinstance(value, dict):
+        return False
+    return any(_is_error_member(key, member, depth) for key, member in value.items())
+
+
+def _is_error_member(key: str, value: Any, depth: int) -> bool:
+    if isinstance(value, dict | list):
+        if _error_name(key) and value:
+            return True
+        return depth < ERROR_SEARCH_DEPTH and looks_like_error(value, depth + 1)
+    name = key.lower()
+    if isinstance(value, bool):
+        return (name in _SUCCESS_NAMES and value is False) or (value and _error_name(key))
+    if isinstance(value, int | float):
+        if name in _HTTP_NAMES and 400 <= value <= 599:
+            return True
+        if name in _EXIT_NAMES and value != 0:
+            return True
+        return value != 0 and _error_name(key)
+    if isinstance(value, str):
+        if name in _VERDICT_NAMES and _BAD_VERDICT.search(value):
+            return True
+        return _error_name(key) and value.strip().lower() not in _EMPTY_WORDS
+    return False
+
+
+@lru_cache(maxsize=4096)
+def _error_name(key: str) -> bool:
+    # Arrays repeat the same few member names thousands of times; decide each name once.
+    return bool(_ERROR_NAME.search(key.lower()))
+
+
+def thin_array(items: list[Any]) -> list[Any] | None:
+    """The array with similar items left out, or None when it is not a thinnable array."""
+    shape = _common_shape(items)
+    if shape is None:
+        return None
+    keep = _kept_indexes(items, shape)
+    runs = _left_out_runs(keep, len(items))
+    if not runs:
+        return None
+    return _with_markers(items, runs, shape)
+
+
+def _common_shape(items: list[Any]) -> tuple[str, ...] | None:
+    """The key set most items share, when the array is many similar objects."""
+    if len(items) < MIN_ITEMS:
+        return None
+    shapes = Counter(tuple(item) for item in items if isinstance(item, dict))
+    if not shapes:
+        return None
+    shape, count = shapes.most_common(1)[0]
+    # Most items must be objects with exactly these keys, or the array is not "many similar".
+    if count * 2 < len(items) or not shape:
+        return None
+    return shape
+
+
+def _kept_indexes(items: list[Any], shape: tuple[str, ...]) -> set[int]:
+    total = len(items)
+    keep = set(range(min(HEAD_ITEMS, total))) | set(range(max(0, total - TAIL_ITEMS), total))
+    similar = []
+    for index, item in enumerate(items):
+        if isinstance(item, dict) and tuple(item) == shape:
+            similar.append(index)
+        else:
+            keep.add(index)
+    # Items of the common shape are checked a column at a time: one look at each member name
+    # decides whether its values need reading at all.
+    for key in shape:
+        values = [items[i][key] for i in similar]
+        keep.update(_error_members(similar, values, key))
+        keep.update(_outliers(similar, values))
+    return keep
+
+
+def _error_members(indexes: list[int], values: list[Any], key: str) -> list[int]:
+    """Items whose value for `key` is error-like, exactly as `looks_like_error` decides."""
+    if not (_error_name(key) or key.lower() in _CHECKED_NAMES):
+        values_to_check = [(i, v) for i, v in zip(indexes, values, strict=True) if _nested(v)]
+    else:
+        values_to_check = list(zip(indexes, values, strict=True))
+    return [i for i, v in values_to_check if _is_error_member(key, v, 0)]
+
+
+def _nested(value: Any) -> bool:
+    return isinstance(value, dict | list)
+
+
+def _outliers(indexes: list[int], values: list[Any]) -> list[int]:
+    """Items whose value for a key is rare among the others, or a number far from them."""
+    if not values:
+        return []
+    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        return _numeric_outliers(indexes, values)
+    if not all(isinstance(v, str | int | float | bool) or v is None for v in values):
+        return []
+    common, count = Counter(values).most_common(1)[0]
+    if count == len(values) or count < DOMINANT_SHARE * len(values):
+        return []
+    return [i for i, v in zip(indexes, values, strict=True) if v != common]
+
+
+def _numeric_outliers(indexes: list[int], values: list[float]) -> list[int]:
+    middle = median(values)
+    spread = median(abs(v - middle) for v in values)
+    if spread == 0:
+        return []
+    limit = OUTLIER_DEVIATIONS * spread
+    return [i for i, v in zip(indexes, values, strict=True) if abs(v - middle) > limit]
+
+
+def _left_out_runs(keep: set[int], total: int) -> list[range]:
+    """Maximal runs of items not kept; a lone item is kept, since its marker would cost as much."""
+    runs: list[range] = []
+    start = None
+    for index in range(total + 1):
+        if index < total and index not in keep:
+            start = index if start is None else start
+            continue
+        if start is not None and index - start > 1:
+            runs.append(range(start, index))
+        start = None
+    return runs
+
+
+def _with_markers(items: list[Any], runs: list[range], shape: tuple[str, ...]) -> list[Any]:
+    left_out = sum(len(run) for run in runs)
+    named = ", ".join(shape[:KEYS_NAMED]) + (
+        f" and {len(shape) - KEYS_NAMED} more" if len(shape) > KEYS_NAMED else ""
+    )
+    result: list[Any] = []
+    position = 0
+    for number, run in enumerate(runs):
+        result.extend(items[position : run.start])
+        if number == 0:
+            result.append(
+                f"[{len(run)} similar items omitted here; {left_out} of {len(items)} omitted in "
+                f"all, errors and outliers kept; each omitted item has the keys: {named}]"
+            )
+        else:
+            result.append(f"[{len(run)} similar items omitted here]")
+        position = run.stop
+    result.extend(items[position:])
+    return result

@@ -1,0 +1,150 @@
+"""The entry point: one request body in, the body to forward and its token figures out.
+
+Only tool-output values change; they are spliced into the raw body, so every other byte stays as
+the client sent it. Past the time budget, or on any error, the original body is returned with the
+reason, so compression never fails a request.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from proxy.compression import tokens
+from proxy.compression.blocks import Block, endpoint_for, find_blocks
+from proxy.compression.policy import (
+    DEFAULT_BUDGET_MS,
+    DEFAULT_MIN_BYTES,
+    MODES,
+    OFF,
+    Policy,
+)
+from proxy.compression.rawjson import RawJsonError
+from proxy.compression.transform import replacement
+
+logger = logging.getLogger(__name__)
+
+# Why a body was or was not changed (CompressionResult.reason).
+COMPRESSED = "compressed"
+MODE_OFF = "off"
+UNKNOWN_MODE = "unknown_mode"
+UNSUPPORTED_ENDPOINT = "unsupported_endpoint"
+INVALID_BODY = "invalid_body"
+NO_TOOL_OUTPUT = "no_tool_output"
+NO_GAIN = "no_gain"
+BUDGET_EXCEEDED = "budget_exceeded"
+ERROR_PREFIX = "error:"
+
+
+@dataclass(frozen=True)
+class CompressionResult:
+    """The body to forward, estimated tokens before and after, and why it is what it is."""
+
+    body: bytes
+    tokens_before: int
+    tokens_after: int
+    changed_blocks: int
+    reason: str
+
+    @property
+    def tokens_saved(self) -> int:
+        return self.tokens_before - self.tokens_after
+
+    @property
+    def changed(self) -> bool:
+        return self.changed_blocks > 0
+
+
+class _BudgetExceeded(Exception):
+    pass
+
+
+def compress_request(
+    family: str,
+    path: str,
+    body: bytes,
+    *,
+    mode: str,
+    min_bytes: int = DEFAULT_MIN_BYTES,
+    budget_ms: float = DEFAULT_BUDGET_MS,
+) -> CompressionResult:
+    """Compress the tool output in one request body.
+
+    `family` is openai / anthropic / gemini and `path` the request path; together they say where
+    tool output sits. `mode` is off / lossless / aggressive; blocks smaller than `min_bytes`
+    (UTF-8) are left alone; `budget_ms` (0 = no limit) bounds the time spent. Never raises.
+    """
+    started = time.perf_counter()
+    before = tokens.estimate(body)
+    mode = (mode or "").strip().lower()
+    if mode == OFF:
+        return _unchanged(body, before, MODE_OFF)
+    if mode not in MODES:
+        return _unchanged(body, before, UNKNOWN_MODE)
+    endpoint = endpoint_for(family, path)
+    if endpoint is None:
+        return _unchanged(body, before, UNSUPPORTED_ENDPOINT)
+    deadline = started + budget_ms / 1000 if budget_ms > 0 else None
+    try:
+        text = body.decode("utf-8")
+        blocks = find_blocks(endpoint, text)
+        return _compress(text, blocks, body, before, Policy(mode, min_bytes), deadline)
+    except _BudgetExceeded:
+        return _unchanged(body, before, BUDGET_EXCEEDED)
+    except (UnicodeDecodeError, RawJsonError):
+        return _unchanged(body, before, INVALID_BODY)
+    except Exception as exc:
+        # The body is forwarded as sent whatever went wrong; the class name is enough to find the
+        # cause, and the message is not logged because it may quote request content.
+        logger.warning("compression skipped after %s", type(exc).__name__)
+        return _unchanged(body, before, ERROR_PREFIX + type(exc).__name__)
+
+
+def _compress(
+    text: str,
+    blocks: list[Block],
+    body: bytes,
+    before: float,
+    policy: Policy,
+    deadline: float | None,
+) -> CompressionResult:
+    if not blocks:
+        return _unchanged(body, before, NO_TOOL_OUTPUT)
+    edits: list[tuple[Block, str]] = []
+    for block in blocks:
+        _check(deadline)
+        literal = replacement(block, text, policy)
+        if literal is not None:
+            edits.append((block, literal))
+    _check(deadline)
+    if not edits:
+        return _unchanged(body, before, NO_GAIN)
+    new_body, after = _splice(text, edits, before)
+    return CompressionResult(new_body, round(before), round(after), len(edits), COMPRESSED)
+
+
+def _splice(text: str, edits: list[tuple[Block, str]], before: float) -> tuple[bytes, float]:
+    """The body with each block's JSON replaced, and its token estimate.
+
+    The estimate is linear in the bytes, so only the replaced spans need counting.
+    """
+    pieces: list[str] = []
+    position = 0
+    after = before
+    for block, literal in edits:
+        old = text[block.span.start : block.span.end]
+        after += tokens.estimate(literal.encode("utf-8")) - tokens.estimate(old.encode("utf-8"))
+        pieces += (text[position : block.span.start], literal)
+        position = block.span.end
+    pieces.append(text[position:])
+    return "".join(pieces).encode("utf-8"), after
+
+
+def _check(deadline: float | None) -> None:
+    if deadline is not None and time.perf_counter() > deadline:
+        raise _BudgetExceeded
+
+
+def _unchanged(body: bytes, before: float, reason: str) -> CompressionResult:
+    return CompressionResult(body, round(before), round(before), 0, reason)
