@@ -13,4 +13,6 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 
-application = ProtocolTypeRouter({"http": django_asgi_app})
+from proxy.asgi import GatewayHandler, PathRouter  # noqa: E402
+
+application = ProtocolTypeRouter({"http": PathRouter(GatewayHandler(), django_asgi_app)})

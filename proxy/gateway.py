@@ -178,15 +178,10 @@ def build_upstream_request(inbound: Inbound, resolution: Resolution) -> httpx.Re
     path, body = rewrite_model(inbound, resolution.model)
     url = resolution.upstream.url + path + (f"?{query}" if query else "")
     route = resolution.route
-    return upstream.client().build_request(
-        inbound.method,
-        url,
-        headers=headers,
-        content=body,
-        timeout=upstream.timeout(
-            route.connect_timeout if route else None, route.read_timeout if route else None
-        ),
+    limits = upstream.timeout(
+        route.connect_timeout if route else None, route.read_timeout if route else None
     )
+    return upstream.build_request(inbound.method, url, headers, body, limits)
 
 
 def rewrite_model(inbound: Inbound, model: str) -> tuple[str, bytes]:

@@ -81,9 +81,9 @@ class UpstreamSeam:
 def upstream_seam(monkeypatch: pytest.MonkeyPatch) -> Iterator[UpstreamSeam]:
     seam = UpstreamSeam()
     monkeypatch.setattr(upstream, "make_transport", lambda: httpx.MockTransport(seam))
-    upstream._client = None
+    upstream._transport = None
     yield seam
-    upstream._client = None
+    upstream._transport = None
 
 
 def free_port() -> int:

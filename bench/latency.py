@@ -1,0 +1,192 @@
+"""Added latency and throughput of the gateway over a direct call, measured in the same run.
+
+Starts a minimal upstream (its own process) and the gateway under Daphne (`manage.py serve`,
+one worker, temporary SQLite), then drives both from this process and prints p50/p99 per case.
+
+    .venv/bin/python bench/latency.py [--requests 400] [--concurrency 1 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SMALL = json.dumps({"model": "gpt-5", "messages": [{"role": "user", "content": "hi"}]}).encode()
+LARGE = json.dumps(
+    {"model": "gpt-5", "messages": [{"role": "tool", "content": "x" * 200_000}]}
+).encode()
+HEADERS = {"authorization": "Bearer sk-bench", "content-type": "application/json"}
+
+UPSTREAM = r"""
+import asyncio, sys
+REPLY = b'{"id":"c","object":"chat.completion","choices":[],"usage":{"prompt_tokens":1}}'
+EVENTS = [b'data: {"choices":[{"delta":{"content":"x"}}]}\n\n'] * 5 + [b"data: [DONE]\n\n"]
+
+class Upstream(asyncio.Protocol):
+    def connection_made(self, transport):
+        self.transport, self.buffer = transport, b""
+    def data_received(self, data):
+        self.buffer += data
+        while True:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = self.buffer[:end].decode("latin-1").lower()
+            length = 0
+            for line in head.split("\r\n"):
+                if line.startswith("content-length:"):
+                    length = int(line.split(":")[1])
+            if len(self.buffer) < end + 4 + length:
+                return
+            body = self.buffer[end + 4:end + 4 + length]
+            self.buffer = self.buffer[end + 4 + length:]
+            if b'"stream": true' in body or head.startswith("post /stream"):
+                body = b"".join(b"%x\r\n%s\r\n" % (len(e), e) for e in EVENTS) + b"0\r\n\r\n"
+                self.transport.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                                     b"transfer-encoding: chunked\r\n\r\n" + body)
+            else:
+                self.transport.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                                     b"content-length: %d\r\n\r\n%s" % (len(REPLY), REPLY))
+
+async def main(port):
+    server = await asyncio.get_running_loop().create_server(Upstream, "127.0.0.1", port)
+    async with server:
+        await asyncio.sleep(3600)
+
+asyncio.run(main(int(sys.argv[1])))
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_up(url: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def start(tmp: Path, upstream_port: int, gateway_port: int) -> list[subprocess.Popen]:
+    upstream = subprocess.Popen([sys.executable, "-c", UPSTREAM, str(upstream_port)])
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}",
+        "OPENAI_TARGET_API_URL": f"http://127.0.0.1:{upstream_port}",
+        "HEADROOM_LOG_LEVEL": "WARNING",
+    }
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    gateway = subprocess.Popen(
+        [*manage, "serve", "--port", str(gateway_port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    wait_until_up(f"http://127.0.0.1:{gateway_port}/healthz")
+    return [upstream, gateway]
+
+
+async def timed_posts(
+    client: httpx.AsyncClient, url: str, body: bytes, count: int, concurrency: int
+) -> tuple[list[float], float]:
+    latencies: list[float] = []
+    remaining = iter(range(count))
+
+    async def worker() -> None:
+        for _ in remaining:
+            started = time.perf_counter()
+            response = await client.post(url, content=body, headers=HEADERS)
+            response.raise_for_status()
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, time.perf_counter() - started
+
+
+async def ttfb(client: httpx.AsyncClient, url: str, count: int) -> list[float]:
+    body = json.dumps({"model": "gpt-5", "stream": True, "messages": []}).encode()
+    times = []
+    for _ in range(count):
+        started = time.perf_counter()
+        async with client.stream("POST", url, content=body, headers=HEADERS) as response:
+            first = None
+            async for _chunk in response.aiter_raw():
+                first = first or time.perf_counter()
+            times.append((first - started) * 1000)
+    return times
+
+
+def pct(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+async def run(args: argparse.Namespace, upstream_url: str, gateway_url: str) -> None:
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+        for name, body in (("small", SMALL), ("200KB", LARGE)):
+            for concurrency in args.concurrency:
+                count = args.requests if name == "small" else max(args.requests // 4, 50)
+                await timed_posts(client, f"{gateway_url}/v1/chat/completions", body, 20, 4)
+                direct, _ = await timed_posts(
+                    client, f"{upstream_url}/v1/chat/completions", body, count, concurrency
+                )
+                via, elapsed = await timed_posts(
+                    client, f"{gateway_url}/v1/chat/completions", body, count, concurrency
+                )
+                added50, added99 = pct(via, 50) - pct(direct, 50), pct(via, 99) - pct(direct, 99)
+                print(
+                    f"{name:>6} c={concurrency:<3} direct p50 {pct(direct, 50):6.2f} ms "
+                    f"p99 {pct(direct, 99):6.2f} | gateway p50 {pct(via, 50):6.2f} ms "
+                    f"p99 {pct(via, 99):6.2f} | added p50 {added50:5.2f} ms p99 {added99:5.2f} ms"
+                    f" | {count / elapsed:6.0f} req/s"
+                )
+        direct = await ttfb(client, f"{upstream_url}/stream", 100)
+        via = await ttfb(client, f"{gateway_url}/v1/chat/completions", 100)
+        print(
+            f"stream TTFB direct p50 {pct(direct, 50):.2f} ms | gateway p50 {pct(via, 50):.2f} ms "
+            f"p99 {pct(via, 99):.2f} ms | added p50 {pct(via, 50) - pct(direct, 50):.2f} ms"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16])
+    args = parser.parse_args()
+    upstream_port, gateway_port = free_port(), free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        processes = start(Path(tmp), upstream_port, gateway_port)
+        try:
+            asyncio.run(
+                run(args, f"http://127.0.0.1:{upstream_port}", f"http://127.0.0.1:{gateway_port}")
+            )
+        finally:
+            for process in processes:
+                process.terminate()
+                process.wait(10)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""The ASGI entry for gateway traffic: Django's request and response machinery, minus the hops.
+
+Django's ASGIHandler runs the request signals and `response.close()` through `sync_to_async`
+inside a per-request thread context, which starts a thread for every request. Gateway paths need
+neither (they hold no database connection), so they get this lean handler; everything else goes
+to Django's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.http import HttpResponse
+from django.urls import Resolver404, resolve, set_script_prefix
+
+from proxy import views
+from proxy.middleware import GATEWAY_PREFIXES
+
+logger = logging.getLogger(__name__)
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict]]
+Send = Callable[[dict], Awaitable[None]]
+
+
+class GatewayHandler(ASGIHandler):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.handle(scope, receive, send)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        set_script_prefix(get_script_prefix(scope))
+        request, error_response = self.create_request(scope, body_file)
+        if request is None:
+            await self.send_response(error_response, send)
+            return
+        view = asyncio.create_task(self._respond(request, send))
+        listener = asyncio.create_task(self.listen_for_disconnect(receive))
+        try:
+            await asyncio.wait([listener, view], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            # The client left, or the response is out: stop whichever task is still running.
+            for task in (listener, view):
+                if not task.done():
+                    task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+            body_file.close()
+
+    async def _respond(self, request: Any, send: Send) -> None:
+        try:
+            match = resolve(request.path_info)
+            response: HttpResponse = await match.func(request, *match.args, **match.kwargs)
+        except Resolver404 as exc:
+            response = views.not_found(request, exc)
+        except Exception:
+            # Views answer every expected failure themselves; this is the last resort.
+            logger.exception("unhandled error on %s", request.path)
+            response = views.server_error(request)
+        try:
+            await self.send_response(response, send)
+        finally:
+            for closer in response._resource_closers:
+                closer()
+
+
+class PathRouter:
+    """Gateway paths to the lean handler, everything else to Django's."""
+
+    def __init__(self, gateway: GatewayHandler, django: ASGIHandler) -> None:
+        self.gateway = gateway
+        self.django = django
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("path", "").startswith(GATEWAY_PREFIXES):
+            return await self.gateway(scope, receive, send)
+        return await self.django(scope, receive, send)
