@@ -91,6 +91,7 @@ class LogWriter:
             self.wake.wait(interval)
             self.wake.clear()
             self.flush()
+            # Drops a connection a failed write left broken, so the next batch reconnects.
             close_old_connections()
 
     def flush(self) -> int:
@@ -111,7 +112,7 @@ class LogWriter:
                 break
         return batch
 
-    def stop(self, timeout: float = 10.0) -> int:
+    def stop(self, timeout: float = 10.0) -> None:
         """Graceful shutdown: stop the thread, then write whatever is still queued."""
         self.stopping.set()
         self.wake.set()
@@ -119,7 +120,7 @@ class LogWriter:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
         try:
-            return self.flush()
+            self.flush()
         finally:
             connection.close()
 
@@ -141,7 +142,6 @@ def write(batch: list[Pending]) -> int:
     except Exception:
         logger.exception("request log: %d rows dropped, the database write failed", len(batch))
         drop(len(batch), "db_error")
-        close_old_connections()
         return 0
     metrics.LOG_ROWS_WRITTEN.inc(len(batch))
     return len(batch)

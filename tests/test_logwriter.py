@@ -1,0 +1,183 @@
+"""The request-log writer: batches, a bounded queue, database errors survived, rows priced."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+from django.db import OperationalError, connection
+from django.test.utils import CaptureQueriesContext
+from prometheus_client import REGISTRY
+
+from proxy import logwriter, pricing
+from proxy.exchange import Exchange
+from proxy.logwriter import LogWriter
+from proxy.models import ModelPrice, RequestLog
+from proxy.usage import Usage
+
+
+def exchange(**fields: object) -> Exchange:
+    values = {"family": "openai", "endpoint": "/v1/chat/completions", "method": "POST"}
+    done = Exchange(**{**values, "status": 200, **fields})  # type: ignore[arg-type]
+    done.ended = done.started + 0.05
+    return done
+
+
+def dropped(reason: str) -> float:
+    value = REGISTRY.get_sample_value("headroom_request_log_rows_dropped_total", {"reason": reason})
+    return value or 0.0
+
+
+@pytest.fixture(autouse=True)
+def _fresh_prices() -> Iterator[None]:
+    pricing.invalidate()
+    yield
+    pricing.invalidate()
+
+
+@pytest.fixture
+def writer(settings: object) -> Iterator[LogWriter]:
+    """A writer of its own, so queue-size settings apply and the shared one stays untouched."""
+    settings.HEADROOM_LOG_BATCH_SIZE = 2  # type: ignore[attr-defined]
+    settings.HEADROOM_LOG_QUEUE_SIZE = 3  # type: ignore[attr-defined]
+    own = LogWriter()
+    yield own
+    own.stopping.set()
+    own.wake.set()
+    if own.thread is not None:
+        own.thread.join(5)
+
+
+def submit(writer: LogWriter, done: Exchange) -> None:
+    writer.submit(logwriter.row_from(done), done.usage)
+
+
+@pytest.mark.django_db
+def test_queued_rows_are_written_in_batches(writer: LogWriter) -> None:
+    for index in range(3):
+        submit(writer, exchange(model=f"m{index}"))
+    with CaptureQueriesContext(connection) as queries:
+        saved = writer.flush()
+    inserts = [q for q in queries if q["sql"].startswith('INSERT INTO "proxy_requestlog"')]
+    assert (saved, len(inserts), RequestLog.objects.count()) == (3, 2, 3)
+
+
+@pytest.mark.django_db
+def test_a_full_queue_drops_rows_and_counts_them(writer: LogWriter) -> None:
+    before = dropped("queue_full")
+    for _ in range(5):
+        submit(writer, exchange())
+    assert (writer.pending(), dropped("queue_full") - before) == (3, 2)
+    assert writer.flush() == 3
+
+
+@pytest.mark.django_db
+def test_a_database_error_drops_the_batch_and_the_writer_carries_on(
+    writer: LogWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = dropped("db_error")
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise OperationalError("database is locked")
+
+    submit(writer, exchange(model="lost"))
+    with monkeypatch.context() as patch:
+        patch.setattr(RequestLog.objects, "bulk_create", fail)
+        assert writer.flush() == 0
+    submit(writer, exchange(model="kept"))
+    assert writer.flush() == 1
+    assert dropped("db_error") - before == 1
+    assert list(RequestLog.objects.values_list("model", flat=True)) == ["kept"]
+
+
+def test_recording_never_raises_even_when_a_row_cannot_be_built(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    before = dropped("error")
+
+    def broken(done: Exchange) -> RequestLog:
+        raise ValueError("bad exchange")
+
+    monkeypatch.setattr(logwriter, "row_from", broken)
+    logwriter.record(exchange())
+    assert dropped("error") - before == 1
+
+
+@pytest.mark.django_db
+def test_finishing_an_exchange_queues_exactly_one_row() -> None:
+    done = exchange()
+    done.finish()
+    done.finish()
+    assert (logwriter.writer.pending(), logwriter.flush()) == (1, 1)
+
+
+@pytest.mark.django_db
+def test_rows_are_priced_when_written(writer: LogWriter) -> None:
+    ModelPrice.objects.create(pattern="priced-", input_per_mtok=1, output_per_mtok=2)
+    usage = Usage(input_tokens=1000, output_tokens=500)
+    submit(
+        writer, exchange(model="priced-model", usage=usage, tokens_before=1500, tokens_after=1000)
+    )
+    submit(writer, exchange(model="nobody-prices-this", usage=usage))
+    writer.flush()
+    rows = RequestLog.objects.order_by("id")
+    assert [(r.cost_usd, r.saved_usd, r.cost_source) for r in rows] == [
+        (Decimal("0.002"), Decimal("0.0005"), "priced"),
+        (None, None, "unpriced"),
+    ]
+    assert (rows[0].input_tokens, rows[0].output_tokens, rows[0].usage_reported) == (
+        1000,
+        500,
+        True,
+    )
+
+
+@pytest.mark.django_db
+def test_a_cache_hit_records_no_billed_tokens(writer: LogWriter) -> None:
+    ModelPrice.objects.create(pattern="cached-", input_per_mtok=1, output_per_mtok=1)
+    usage = Usage(input_tokens=1_000_000)
+    submit(writer, exchange(model="cached-model", usage=usage, cache_hit=True))
+    writer.flush()
+    row = RequestLog.objects.get()
+    assert (row.input_tokens, row.cost_usd, row.saved_usd) == (0, Decimal(0), Decimal(1))
+
+
+def test_a_client_that_left_before_any_status_is_logged_as_499() -> None:
+    row = logwriter.row_from(exchange(status=0, disconnected=True))
+    assert (row.status, row.disconnected) == (499, True)
+
+
+def test_an_exchange_that_crashed_before_any_status_is_logged_as_500() -> None:
+    assert logwriter.row_from(exchange(status=0)).status == 500
+
+
+def test_long_values_are_cut_to_their_column_size() -> None:
+    row = logwriter.row_from(exchange(model="m" * 1000, endpoint="/v1/" + "x" * 1000))
+    assert (len(row.model), len(row.endpoint)) == (200, 500)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_background_thread_writes_without_an_explicit_flush(
+    writer: LogWriter, settings: object
+) -> None:
+    settings.HEADROOM_LOG_FLUSH_SECONDS = 0.05  # type: ignore[attr-defined]
+    submit(writer, exchange(model="by-thread"))
+    deadline = time.monotonic() + 5
+    while not RequestLog.objects.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert writer.running
+    assert list(RequestLog.objects.values_list("model", flat=True)) == ["by-thread"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_stopping_writes_what_is_queued_and_ends_the_thread(
+    writer: LogWriter, settings: object
+) -> None:
+    settings.HEADROOM_LOG_FLUSH_SECONDS = 600  # type: ignore[attr-defined]
+    submit(writer, exchange(model="at-shutdown"))
+    assert writer.running
+    writer.stop(timeout=5)
+    assert not writer.running
+    assert list(RequestLog.objects.values_list("model", flat=True)) == ["at-shutdown"]

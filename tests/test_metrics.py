@@ -1,0 +1,159 @@
+"""/metrics (Prometheus text) and /readyz (database and log writer), both cheap."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from asgiref.sync import async_to_sync
+from django.db import OperationalError, connection
+from django.test import TestCase
+from prometheus_client import REGISTRY
+
+from proxy import logwriter, metrics, upstream
+from proxy.exchange import Exchange
+from proxy.logwriter import LogWriter
+from proxy.usage import Usage
+
+AUTH = {"authorization": "Bearer sk-client"}
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+@pytest.fixture
+def answers(monkeypatch: pytest.MonkeyPatch) -> Iterator[list]:
+    """Upstream replies (or exceptions) in order, through the MockTransport seam."""
+    replies: list = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        reply = replies.pop(0)
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+    monkeypatch.setattr(upstream, "make_transport", lambda: httpx.MockTransport(handler))
+    async_to_sync(upstream.reset_client)()
+    yield replies
+    async_to_sync(upstream.reset_client)()
+
+
+@pytest.fixture
+def running_writer(monkeypatch: pytest.MonkeyPatch, settings: object) -> Iterator[LogWriter]:
+    settings.HEADROOM_LOG_FLUSH_SECONDS = 600  # type: ignore[attr-defined]
+    own = LogWriter()
+    monkeypatch.setattr(logwriter, "writer", own)
+    yield own
+    own.stopping.set()
+    own.wake.set()
+    if own.thread is not None:
+        own.thread.join(5)
+
+
+class MetricsEndpointTests(TestCase):
+    @pytest.fixture(autouse=True)
+    def _answers(self, answers: list) -> None:
+        self.answers = answers
+
+    def chat(self, model: str = "gpt-4o-mini") -> int:
+        body = json.dumps({"model": model, "messages": []})
+        return self.client.post(
+            "/v1/chat/completions", body, content_type="application/json", headers=AUTH
+        ).status_code
+
+    def test_a_proxied_request_is_counted_by_family_route_and_status(self) -> None:
+        labels = {"family": "openai", "route": "default", "status": "200"}
+        before = sample("headroom_requests_total", **labels)
+        self.answers.append(httpx.Response(200, json={}))
+        self.chat()
+        text = self.client.get("/metrics").content.decode()
+        assert sample("headroom_requests_total", **labels) - before == 1
+        assert 'headroom_requests_total{family="openai",route="default",status="200"}' in text
+
+    def test_the_metrics_page_is_prometheus_text_and_touches_no_database_or_session(
+        self,
+    ) -> None:
+        with self.assertNumQueries(0):
+            response = self.client.get("/metrics")
+        assert response.status_code == 200
+        assert response["content-type"].startswith("text/plain; version=")
+        # Headers the session/security/clickjacking middlewares would have added are absent.
+        assert "x-frame-options" not in response and "x-content-type-options" not in response
+        assert "# TYPE headroom_request_duration_seconds histogram" in response.content.decode()
+
+    def test_client_model_names_never_become_labels(self) -> None:
+        self.answers.append(httpx.Response(200, json={}))
+        self.chat(model="unique-client-model-7f3a")
+        assert "unique-client-model-7f3a" not in self.client.get("/metrics").content.decode()
+
+    def test_an_unreachable_upstream_is_counted_as_an_upstream_error(self) -> None:
+        labels = {"family": "openai", "route": "default", "kind": "upstream_unreachable"}
+        before = sample("headroom_upstream_errors_total", **labels)
+        self.answers.append(httpx.ConnectError("refused"))
+        assert self.chat() == 502
+        assert sample("headroom_upstream_errors_total", **labels) - before == 1
+
+    def test_a_relayed_upstream_5xx_is_counted_as_an_upstream_error(self) -> None:
+        labels = {"family": "openai", "route": "default", "kind": "http_5xx"}
+        before = sample("headroom_upstream_errors_total", **labels)
+        self.answers.append(httpx.Response(503, text="busy"))
+        assert self.chat() == 503
+        assert sample("headroom_upstream_errors_total", **labels) - before == 1
+
+
+def test_billed_and_saved_tokens_are_counted() -> None:
+    done = Exchange("anthropic", "/v1/messages", "POST", status=200, route_label="claude-")
+    done.usage = Usage(input_tokens=10, output_tokens=5, cache_read_tokens=3)
+    done.tokens_before, done.tokens_after = 100, 60
+    done.ended = done.started
+    labels = {"family": "anthropic", "route": "claude-"}
+    before = [
+        sample("headroom_tokens_billed_total", **labels, kind="input"),
+        sample("headroom_tokens_billed_total", **labels, kind="cache_read"),
+        sample("headroom_tokens_saved_total", **labels),
+    ]
+    metrics.observe(done, 200)
+    after = [
+        sample("headroom_tokens_billed_total", **labels, kind="input"),
+        sample("headroom_tokens_billed_total", **labels, kind="cache_read"),
+        sample("headroom_tokens_saved_total", **labels),
+    ]
+    assert [b - a for a, b in zip(before, after, strict=True)] == [10, 3, 40]
+
+
+def test_the_log_queue_depth_is_exported() -> None:
+    logwriter.writer.submit(logwriter.row_from(Exchange("openai", "/v1/x", "GET")), None)
+    assert sample("headroom_request_log_queue_depth") == logwriter.writer.pending() >= 1
+
+
+@pytest.mark.django_db
+def test_readyz_is_ok_when_the_database_answers_and_the_writer_runs(
+    client: object, running_writer: LogWriter
+) -> None:
+    response = client.get("/readyz")  # type: ignore[attr-defined]
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": True, "log_writer": True}
+    assert running_writer.running
+
+
+@pytest.mark.django_db
+def test_readyz_is_503_when_the_log_writer_is_off(client: object) -> None:
+    # The unit-test settings turn the writer thread off (HEADROOM_LOG_FLUSH_SECONDS=0).
+    response = client.get("/readyz")  # type: ignore[attr-defined]
+    assert (response.status_code, response.json()["log_writer"]) == (503, False)
+
+
+@pytest.mark.django_db
+def test_readyz_is_503_when_the_database_is_unreachable(
+    client: object, running_writer: LogWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: object) -> None:
+        raise OperationalError("unable to open database file")
+
+    monkeypatch.setattr(connection, "cursor", refuse)
+    response = client.get("/readyz")  # type: ignore[attr-defined]
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "database": False, "log_writer": True}
