@@ -1,4 +1,4 @@
-"""Top-level URLs: the admin and the gateway surfaces."""
+"""Top-level URLs: the admin, the savings dashboard and the gateway surfaces."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("dashboard/", include("proxy.dashboard")),
     path("", include("proxy.urls")),
 ]
 
