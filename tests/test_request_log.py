@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
-from django.core.handlers.asgi import ASGIHandler
 from django.test import TestCase, TransactionTestCase
 
+from headroom_site.asgi import application
 from proxy import logwriter, upstream
 from proxy.models import RequestLog
 from routing.models import UpstreamRoute
@@ -258,7 +258,7 @@ class ClientDisconnectTests(TransactionTestCase):
             "client": ("127.0.0.1", 5000),
             "server": ("127.0.0.1", 8787),
         }
-        await asyncio.wait_for(ASGIHandler()(scope, receive, send), timeout=5)
+        await asyncio.wait_for(application(scope, receive, send), timeout=5)
         await asyncio.wait_for(self.upstream_cancelled.wait(), timeout=5)
         [row] = await saved_rows()
         assert sent[0]["status"] == 200
