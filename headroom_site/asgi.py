@@ -11,8 +11,19 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "headroom_site.settings")
 # Django must be set up before anything imports models.
 django_asgi_app = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter  # noqa: E402
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.urls import path  # noqa: E402
 
 from proxy.asgi import GatewayHandler, PathRouter  # noqa: E402
+from proxy.consumers import DashboardConsumer  # noqa: E402
 
-application = ProtocolTypeRouter({"http": PathRouter(GatewayHandler(), django_asgi_app)})
+# The dashboard's live feed; the consumer itself admits staff users only.
+websockets = AllowedHostsOriginValidator(
+    AuthMiddlewareStack(URLRouter([path("dashboard/live/", DashboardConsumer.as_asgi())]))
+)
+
+application = ProtocolTypeRouter(
+    {"http": PathRouter(GatewayHandler(), django_asgi_app), "websocket": websockets}
+)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.db import close_old_connections, connection
 
-from proxy import metrics, pricing
+from proxy import consumers, metrics, pricing
 from proxy.models import RequestLog
 from proxy.usage import Usage
 
@@ -144,6 +144,7 @@ def write(batch: list[Pending]) -> int:
         drop(len(batch), "db_error")
         return 0
     metrics.LOG_ROWS_WRITTEN.inc(len(batch))
+    consumers.publish_rows([row for row, _ in batch])
     return len(batch)
 
 
