@@ -136,5 +136,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("HEADROOM_LOG_LEVEL", default="INFO")},
     # The gateway's access log already has every 4xx; Django's copy would say it twice.
-    "loggers": {"django.request": {"level": "ERROR"}},
+    # Client libraries log full upstream URLs at INFO, and a Gemini `?key=` is part of the URL.
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        **{name: {"level": "WARNING"} for name in ("httpx", "httpcore", "aiohttp")},
+    },
 }

@@ -7,6 +7,7 @@ Django request so tests can drive each step.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -26,6 +27,7 @@ from routing.resolver import Resolution, ResolutionError, parse_override, resolv
 # Bodies up to this size, with a declared length, are read whole and answered with a
 # Content-Length; anything else (SSE, chunked, large downloads) is relayed as it arrives.
 BUFFER_LIMIT = 1024 * 1024
+_DOT_SEGMENT = re.compile(r"(?:^|/)(?:\.|%2e){1,2}(?:/|$)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ async def handle(request: HttpRequest, surface: Surface) -> HttpResponse:
     exchange = Exchange(family=inbound.family, endpoint=request.path, method=request.method or "")
     handed_off = False
     try:
+        check_path(inbound.path)
         parse_model(inbound, surface)
         exchange.model, exchange.stream = inbound.model, inbound.stream
         resolution = await resolve_request(inbound)
@@ -100,6 +103,13 @@ def read_request(request: HttpRequest, surface: Surface) -> Inbound:
 
 def _headers_from_meta(request: HttpRequest) -> list[tuple[bytes, bytes]]:
     return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in request.headers.items()]
+
+
+def check_path(path: str) -> None:
+    """Refuse dot segments: the client's path is appended to the upstream base, and `..` would
+    climb out of a route's or an allowed entry's path prefix once the URL is normalized."""
+    if _DOT_SEGMENT.search(path) or "\\" in path:
+        raise GatewayError(400, "the request path must not contain '.' or '..' segments", "bad_path")
 
 
 def parse_model(inbound: Inbound, surface: Surface) -> None:
