@@ -1,7 +1,7 @@
 """The request log's writer: finished exchanges queue as rows, a background thread saves them.
 
-A proxied request only builds an unsaved RequestLog and puts it on a bounded in-memory queue; a
-thread prices the rows and writes them with bulk_create. A full queue or a database error drops
+A proxied request only copies its exchange's fields onto a bounded in-memory queue; a thread
+builds and prices the rows and writes them with bulk_create. A full queue or a database error drops
 rows (counted in metrics and logged) but never fails or slows a request. `flush()` writes what is
 queued from the calling thread: tests use it, and so does a graceful shutdown.
 """
@@ -30,8 +30,8 @@ logger = logging.getLogger(__name__)
 CLIENT_CLOSED = 499
 
 
-# An unsaved row and the billed usage it is priced from on the writer thread.
-Pending = tuple[RequestLog, Usage | None]
+# A row's field values and the billed usage it is priced from, both built on the writer thread.
+Pending = tuple[dict[str, object], Usage | None]
 
 
 class LogWriter:
@@ -53,11 +53,11 @@ class LogWriter:
                     self.queue = queue.Queue(maxsize=settings.HEADROOM_LOG_QUEUE_SIZE)
         return self.queue
 
-    def submit(self, row: RequestLog, usage: Usage | None) -> None:
-        """Queue one row; never blocks, never raises."""
+    def submit(self, values: dict[str, object], usage: Usage | None) -> None:
+        """Queue one row's values; never blocks, never raises."""
         rows = self.rows()
         try:
-            rows.put_nowait((row, usage))
+            rows.put_nowait((values, usage))
         except queue.Full:
             drop(1, "queue_full")
             return
@@ -136,16 +136,17 @@ class LogWriter:
 def write(batch: list[Pending]) -> int:
     """Price and save one batch; a database error drops it, counted and logged."""
     try:
-        for row, usage in batch:
+        rows = [RequestLog(**values) for values, _ in batch]
+        for row, (_, usage) in zip(rows, batch, strict=True):
             price(row, usage)
-        RequestLog.objects.bulk_create([row for row, _ in batch])
+        RequestLog.objects.bulk_create(rows)
     except Exception:
         logger.exception("request log: %d rows dropped, the database write failed", len(batch))
         drop(len(batch), "db_error")
         return 0
-    metrics.LOG_ROWS_WRITTEN.inc(len(batch))
-    consumers.publish_rows([row for row, _ in batch])
-    return len(batch)
+    metrics.LOG_ROWS_WRITTEN.inc(len(rows))
+    consumers.publish_rows(rows)
+    return len(rows)
 
 
 def price(row: RequestLog, usage: Usage | None) -> None:
@@ -166,16 +167,17 @@ def drop(count: int, reason: str) -> None:
         logger.warning("request log: queue full, %d row dropped", count)
 
 
-def row_from(exchange: Exchange) -> RequestLog:
-    """The unsaved row for a finished exchange: no bodies, no headers, no credentials.
+def row_values(exchange: Exchange) -> dict[str, object]:
+    """A finished exchange's RequestLog fields: no bodies, no headers, no credentials.
 
-    Cost fields stay empty here: pricing may need a query, so the writer thread does it.
+    A plain dict is a fraction of the cost of a model instance on the request's path; the
+    instance, and its cost (which may need a query), are made on the writer thread.
     """
     usage = exchange.usage
     status = final_status(exchange)
     # Served from the gateway's cache: nothing was billed, whatever the replayed usage says.
     billed = None if exchange.cache_hit else usage
-    row = RequestLog(
+    return dict(
         created=exchange.created,
         request_id=exchange.request_id[:64],
         family=exchange.family[:16],
@@ -205,7 +207,6 @@ def row_from(exchange: Exchange) -> RequestLog:
         tokens_after=exchange.tokens_after,
         cache_hit=exchange.cache_hit,
     )
-    return row
 
 
 def final_status(exchange: Exchange) -> int:
@@ -224,7 +225,7 @@ def record(exchange: Exchange) -> None:
     except Exception:
         logger.exception("metrics: could not count request %s", exchange.request_id)
     try:
-        writer.submit(row_from(exchange), exchange.usage)
+        writer.submit(row_values(exchange), exchange.usage)
     except Exception:
         logger.exception("request log: could not queue request %s", exchange.request_id)
         drop(1, "error")

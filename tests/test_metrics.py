@@ -125,7 +125,7 @@ def test_billed_and_saved_tokens_are_counted() -> None:
 
 
 def test_the_log_queue_depth_is_exported() -> None:
-    logwriter.writer.submit(logwriter.row_from(Exchange("openai", "/v1/x", "GET")), None)
+    logwriter.writer.submit(logwriter.row_values(Exchange("openai", "/v1/x", "GET")), None)
     assert sample("headroom_request_log_queue_depth") == logwriter.writer.pending() >= 1
 
 
