@@ -15,7 +15,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import connection
 
 from proxy import consumers, metrics, pricing
 from proxy.models import RequestLog
@@ -91,8 +91,10 @@ class LogWriter:
             self.wake.wait(interval)
             self.wake.clear()
             self.flush()
-            # Drops a connection a failed write left broken, so the next batch reconnects.
-            close_old_connections()
+            # The writer keeps its one connection between batches, except after a database
+            # error: that one may be broken, so the next batch reconnects.
+            if connection.errors_occurred:
+                connection.close()
 
     def flush(self) -> int:
         """Write every queued row now, from the calling thread; returns how many were saved."""

@@ -181,3 +181,29 @@ def test_stopping_writes_what_is_queued_and_ends_the_thread(
     writer.stop(timeout=5)
     assert not writer.running
     assert list(RequestLog.objects.values_list("model", flat=True)) == ["at-shutdown"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_background_thread_survives_a_failed_write(
+    writer: LogWriter, settings: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.HEADROOM_LOG_FLUSH_SECONDS = 0.05  # type: ignore[attr-defined]
+    real = RequestLog.objects.bulk_create
+    calls: list[int] = []
+
+    def fail_once(rows: list[RequestLog], **kwargs: object) -> list[RequestLog]:
+        calls.append(len(rows))
+        if len(calls) == 1:
+            raise OperationalError("disk I/O error")
+        return real(rows, **kwargs)
+
+    monkeypatch.setattr(RequestLog.objects, "bulk_create", fail_once)
+    submit(writer, exchange(model="lost"))
+    deadline = time.monotonic() + 5
+    while not calls and time.monotonic() < deadline:
+        time.sleep(0.02)
+    submit(writer, exchange(model="kept"))
+    while not RequestLog.objects.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert writer.running
+    assert list(RequestLog.objects.values_list("model", flat=True)) == ["kept"]
