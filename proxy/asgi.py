@@ -11,14 +11,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from tempfile import SpooledTemporaryFile
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.http import HttpResponse
 from django.urls import Resolver404, resolve, set_script_prefix
 
 from proxy import views
+from proxy.gateway import OVERSIZED
 from proxy.middleware import GATEWAY_PREFIXES
 
 logger = logging.getLogger(__name__)
@@ -34,7 +37,7 @@ class GatewayHandler(ASGIHandler):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            body_file = await self.read_body(receive)
+            body_file = await self.read_limited_body(scope, receive)
         except RequestAborted:
             return
         set_script_prefix(get_script_prefix(scope))
@@ -53,6 +56,33 @@ class GatewayHandler(ASGIHandler):
                     task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
             body_file.close()
+
+    async def read_limited_body(self, scope: Scope, receive: Receive) -> Any:
+        """The body, unless it is over HEADROOM_MAX_BODY_BYTES: then it is not read at all (a
+        declared length) or no further, and the view answers 413 in the caller's format."""
+        limit = settings.HEADROOM_MAX_BODY_BYTES
+        declared = dict(scope.get("headers", [])).get(b"content-length", b"0")
+        if declared.isdigit() and int(declared) > limit:
+            scope[OVERSIZED] = True
+            return SpooledTemporaryFile()  # noqa: SIM115
+        # Closed by handle() once the response is out, as Django's own handler does.
+        body_file = SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE)  # noqa: SIM115
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                body_file.close()
+                raise RequestAborted()
+            size += len(message.get("body", b""))
+            if size > limit:
+                scope[OVERSIZED] = True
+                body_file.truncate(0)
+                break
+            body_file.write(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body_file.seek(0)
+        return body_file
 
     async def _respond(self, request: Any, send: Send) -> None:
         try:

@@ -27,6 +27,8 @@ from routing.resolver import Resolution, ResolutionError, parse_override, resolv
 # Bodies up to this size, with a declared length, are read whole and answered with a
 # Content-Length; anything else (SSE, chunked, large downloads) is relayed as it arrives.
 BUFFER_LIMIT = 1024 * 1024
+# Set in the ASGI scope by the handler when it stopped reading a body over the size limit.
+OVERSIZED = "headroom.oversized"
 _DOT_SEGMENT = re.compile(r"(?:^|/)(?:\.|%2e){1,2}(?:/|$)", re.IGNORECASE)
 
 
@@ -48,6 +50,7 @@ class Inbound:
     raw_headers: list[tuple[bytes, bytes]]
     model: str = ""
     stream: bool = False
+    oversized: bool = False  # the handler stopped reading the body at the size limit
 
 
 async def handle(request: HttpRequest, surface: Surface) -> HttpResponse:
@@ -55,7 +58,7 @@ async def handle(request: HttpRequest, surface: Surface) -> HttpResponse:
     exchange = Exchange(family=inbound.family, endpoint=request.path, method=request.method or "")
     handed_off = False
     try:
-        check_path(inbound.path)
+        check_request(inbound)
         parse_model(inbound, surface)
         exchange.model, exchange.stream = inbound.model, inbound.stream
         resolution = await resolve_request(inbound)
@@ -88,7 +91,7 @@ def read_request(request: HttpRequest, surface: Surface) -> Inbound:
     raw_headers = list(scope.get("headers") or _headers_from_meta(request))
     headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw_headers}
     query = request.META.get("QUERY_STRING", "")
-    raw_path = scope.get("raw_path") or quote(request.path).encode()
+    raw_path = scope.get("raw_path") or quote(request.path, safe="/:@").encode()
     family = surface.family or protocols.family_from_headers(headers, query)
     return Inbound(
         family=family,
@@ -98,6 +101,7 @@ def read_request(request: HttpRequest, surface: Surface) -> Inbound:
         body=request.body,
         headers=headers,
         raw_headers=raw_headers,
+        oversized=bool(scope.get(OVERSIZED)),
     )
 
 
@@ -105,21 +109,21 @@ def _headers_from_meta(request: HttpRequest) -> list[tuple[bytes, bytes]]:
     return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in request.headers.items()]
 
 
-def check_path(path: str) -> None:
-    """Refuse dot segments: the client's path is appended to the upstream base, and `..` would
-    climb out of a route's or an allowed entry's path prefix once the URL is normalized."""
-    if _DOT_SEGMENT.search(path) or "\\" in path:
-        raise GatewayError(400, "the request path must not contain '.' or '..' segments", "bad_path")
+def check_request(inbound: Inbound) -> None:
+    """Size and path limits that hold on every surface."""
+    if inbound.oversized or len(inbound.body) > settings.HEADROOM_MAX_BODY_BYTES:
+        limit = settings.HEADROOM_MAX_BODY_BYTES
+        raise GatewayError(413, f"request body is larger than {limit} bytes", "request_too_large")
+    # The client's path is appended to the upstream base, and `..` would climb out of a
+    # route's or an allowed entry's path prefix once the URL is normalized.
+    if _DOT_SEGMENT.search(inbound.path) or "\\" in inbound.path:
+        raise GatewayError(
+            400, "the request path must not contain '.' or '..' segments", "bad_path"
+        )
 
 
 def parse_model(inbound: Inbound, surface: Surface) -> None:
-    """Find the model (body or path) and the stream flag; 400/413 for bodies we cannot route."""
-    if len(inbound.body) > settings.HEADROOM_MAX_BODY_BYTES:
-        raise GatewayError(
-            413,
-            f"request body is larger than {settings.HEADROOM_MAX_BODY_BYTES} bytes",
-            "request_too_large",
-        )
+    """Find the model (body or path) and the stream flag; 400 for bodies we cannot route."""
     if surface.model_in == "path":
         parts = gemini.split_model_path(inbound.path)
         inbound.model = parts[1] if parts else ""

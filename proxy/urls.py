@@ -5,18 +5,19 @@ from __future__ import annotations
 from django.urls import path, re_path
 
 from proxy import views
+from proxy.views import ANTHROPIC, ANTHROPIC_OTHER, BY_HEADERS, GEMINI, OPENAI, gateway_view
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("metrics", views.metrics, name="metrics"),
-    path("v1/chat/completions", views.openai_surface),
-    path("v1/completions", views.openai_surface),
-    path("v1/responses", views.openai_surface),
-    path("v1/embeddings", views.openai_surface),
-    path("v1/messages", views.anthropic_surface),
-    path("v1/messages/count_tokens", views.anthropic_surface),
-    re_path(r"^v1/messages/(?P<rest>.+)$", views.anthropic_other),
-    re_path(r"^v1beta/(?P<rest>.*)$", views.gemini_surface),
-    re_path(r"^v1/(?P<rest>.*)$", views.catch_all),
+    path("v1/chat/completions", gateway_view, {"surface": OPENAI}),
+    path("v1/completions", gateway_view, {"surface": OPENAI}),
+    path("v1/responses", gateway_view, {"surface": OPENAI}),
+    path("v1/embeddings", gateway_view, {"surface": OPENAI}),
+    path("v1/messages", gateway_view, {"surface": ANTHROPIC}),
+    path("v1/messages/count_tokens", gateway_view, {"surface": ANTHROPIC}),
+    re_path(r"^v1/messages/(?P<rest>.+)$", gateway_view, {"surface": ANTHROPIC_OTHER}),
+    re_path(r"^v1beta/(?P<rest>.*)$", gateway_view, {"surface": GEMINI}),
+    re_path(r"^v1/(?P<rest>.*)$", gateway_view, {"surface": BY_HEADERS}),
 ]

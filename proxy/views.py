@@ -19,24 +19,9 @@ GEMINI = Surface("gemini", "path")
 BY_HEADERS = Surface(None, "body")
 
 
-async def openai_surface(request: HttpRequest) -> HttpResponse:
-    return await gateway.handle(request, OPENAI)
-
-
-async def anthropic_surface(request: HttpRequest) -> HttpResponse:
-    return await gateway.handle(request, ANTHROPIC)
-
-
-async def anthropic_other(request: HttpRequest, rest: str = "") -> HttpResponse:
-    return await gateway.handle(request, ANTHROPIC_OTHER)
-
-
-async def gemini_surface(request: HttpRequest, rest: str = "") -> HttpResponse:
-    return await gateway.handle(request, GEMINI)
-
-
-async def catch_all(request: HttpRequest, rest: str = "") -> HttpResponse:
-    return await gateway.handle(request, BY_HEADERS)
+async def gateway_view(request: HttpRequest, surface: Surface, rest: str = "") -> HttpResponse:
+    """Every API surface: the URL pattern names the surface, the gateway does the rest."""
+    return await gateway.handle(request, surface)
 
 
 def healthz(request: HttpRequest) -> HttpResponse:

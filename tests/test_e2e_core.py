@@ -485,3 +485,38 @@ def test_a_route_edit_applies_within_two_seconds(
         time.sleep(0.05)
     assert second.requests
     assert time.monotonic() - edited < 2.0
+
+
+def test_a_body_over_the_limit_is_refused_with_413_in_the_callers_format(
+    gateway: Gateway, mock_upstream: MockUpstream
+) -> None:
+    gateway.routes({"model_prefix": "*", "upstream": mock_upstream.url})
+    too_big = b'{"model": "claude-x", "pad": "' + b"x" * (32 * 1024 * 1024) + b'"}'
+    response = httpx.post(
+        f"{gateway.url}/v1/messages", content=too_big, headers={"x-api-key": "k"}, timeout=30
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["type"] == "request_too_large"
+    assert mock_upstream.requests == []
+
+
+def test_a_chunked_body_is_read_no_further_than_the_limit(
+    gateway: Gateway, mock_upstream: MockUpstream
+) -> None:
+    gateway.routes({"model_prefix": "*", "upstream": mock_upstream.url})
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"model": "gpt-5", "pad": "'
+        for _ in range(33):
+            yield b"x" * (1024 * 1024)
+        yield b'"}'
+
+    response = httpx.post(
+        f"{gateway.url}/v1/chat/completions",
+        content=chunks(),
+        headers={"authorization": "Bearer k"},
+        timeout=30,
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "request_too_large"
+    assert mock_upstream.requests == []
