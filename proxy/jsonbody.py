@@ -1,14 +1,25 @@
-"""Reading a JSON request body and rewriting one top-level string without re-serializing."""
+"""JSON bodies without re-serializing: reading a request, rewriting members byte for byte, and
+collecting the top-level objects of a response body that arrives in pieces.
+"""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection, Sequence
 from typing import Any
 
 # A JSON string token, or a bracket: enough to track nesting depth at C speed.
 _TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[{}\[\]]', re.DOTALL)
 _COLON = re.compile(rb"\s*:\s*")
+_LITERAL = re.compile(rb"[^\s,}\]]+")
+# The same tokens when the text may stop anywhere: group 1 is unset for a string cut short.
+_STREAM_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*(")?|[{}\[\]]', re.DOTALL)
+_STRING_REST = re.compile(rb'(?:[^"\\]|\\.)*(")?', re.DOTALL)
+_QUOTE, _BRACE, _BRACKET = ord('"'), ord("{"), ord("[")
+_OPENERS = frozenset((_BRACE, _BRACKET))
+# Member names longer than this are never among the keys a caller collects.
+_KEY_LIMIT = 256
 
 
 def parse_object(body: bytes) -> dict[str, Any] | None:
@@ -35,3 +46,166 @@ def replace_top_level_string(body: bytes, key: str, value: str) -> bytes:
                 return body
             return body[: old.start()] + json.dumps(value).encode() + body[old.end() :]
     return body
+
+
+def append_member(body: bytes, key: str, raw: bytes) -> bytes:
+    """The top-level object with `"key": raw` added last; the caller knows `key` is absent."""
+    close = len(body.rstrip()) - 1
+    empty = body[:close].rstrip().endswith(b"{")
+    member = json.dumps(key).encode() + b":" + raw
+    return body[:close] + (member if empty else b"," + member) + body[close:]
+
+
+def set_member(body: bytes, path: Sequence[str], raw: bytes) -> bytes:
+    """The body with the member at `path` (keys from the top-level object down) set to `raw`.
+
+    Missing objects on the way are created and a non-object on the way is replaced; every other
+    byte stays as it was.
+    """
+    start = len(body) - len(body.lstrip())
+    return _set_in_object(body, start, path, raw)
+
+
+def _set_in_object(body: bytes, start: int, path: Sequence[str], raw: bytes) -> bytes:
+    members, close = _members(body, start)
+    key, rest = path[0], path[1:]
+    if key not in members:
+        member = json.dumps(key).encode() + b":" + _nested(rest, raw)
+        separator = b"," if members else b""
+        return body[:close] + separator + member + body[close:]
+    value_start, value_end = members[key]
+    if rest and body[value_start : value_start + 1] == b"{":
+        return _set_in_object(body, value_start, rest, raw)
+    return body[:value_start] + _nested(rest, raw) + body[value_end:]
+
+
+def _nested(path: Sequence[str], raw: bytes) -> bytes:
+    for key in reversed(path):
+        raw = b"{" + json.dumps(key).encode() + b":" + raw + b"}"
+    return raw
+
+
+def _members(body: bytes, start: int) -> tuple[dict[str, tuple[int, int]], int]:
+    """The members of the object opening at body[start] (key → value span) and its `}`."""
+    members = {}
+    position = start + 1
+    while True:
+        token = _TOKENS.search(body, position)
+        if token is None or token.group() in (b"{", b"[", b"]"):
+            raise ValueError("not a JSON object")
+        if token.group() == b"}":
+            return members, token.start()
+        colon = _COLON.match(body, token.end())
+        if colon is None:
+            raise ValueError("not a JSON object")
+        value_end = _value_end(body, colon.end())
+        members[json.loads(token.group())] = (colon.end(), value_end)
+        position = value_end
+
+
+def _value_end(body: bytes, start: int) -> int:
+    first = body[start : start + 1]
+    if first not in (b"{", b"["):
+        token = _TOKENS.match(body, start) if first == b'"' else _LITERAL.match(body, start)
+        return token.end() if token else start
+    depth = 0
+    for token in _TOKENS.finditer(body, start):
+        text = token.group()
+        if text in (b"{", b"["):
+            depth += 1
+        elif text in (b"}", b"]"):
+            depth -= 1
+            if depth == 0:
+                return token.end()
+    raise ValueError("unterminated JSON value")
+
+
+class Children:
+    """Collects, from a JSON document fed in pieces, the objects directly inside its top level.
+
+    Inside a top-level array every object element is returned (key None); inside a top-level
+    object only the members named in `keys`. Memory stays bounded by `limit`: a larger child is
+    skipped, and nothing else is kept beyond the key being read.
+    """
+
+    def __init__(self, keys: Collection[str], limit: int) -> None:
+        self.keys = {json.dumps(key).encode(): key for key in keys}
+        self.limit = limit
+        self._buf = bytearray()
+        self._pos = 0  # _buf is scanned up to here
+        self._depth = 0
+        self._in_string = False
+        self._in_array = False  # the top-level value is an array
+        self._key = b""  # the latest string token directly inside the top-level object
+        self._string_at = -1  # where an unfinished top-level string began, to read it as a key
+        self._child_at = -1  # where the child being collected began
+
+    def feed(self, chunk: bytes) -> list[tuple[str | None, bytes]]:
+        self._buf += chunk
+        found: list[tuple[str | None, bytes]] = []
+        if not self._in_string or self._finish_string():
+            for token in _STREAM_TOKENS.finditer(self._buf, self._pos):
+                self._pos = token.end()
+                if not self._token(token, found):
+                    break
+        self._trim()
+        return found
+
+    def _finish_string(self) -> bool:
+        rest = _STRING_REST.match(self._buf, self._pos)
+        self._pos = rest.end()
+        if rest.start(1) < 0:
+            return False
+        self._in_string = False
+        if self._string_at >= 0:
+            self._key = bytes(self._buf[self._string_at : self._pos])
+            self._string_at = -1
+        elif self._depth == 1:
+            self._key = b""
+        return True
+
+    def _token(self, token: re.Match[bytes], found: list[tuple[str | None, bytes]]) -> bool:
+        """Track one token; False when it is a string that continues in a later chunk."""
+        first = self._buf[token.start()]
+        if first == _QUOTE:
+            if token.start(1) < 0:
+                self._in_string = True
+                self._string_at = token.start() if self._depth == 1 else -1
+                return False
+            if self._depth == 1:
+                short = token.end() - token.start() <= _KEY_LIMIT
+                self._key = bytes(self._buf[token.start() : token.end()]) if short else b""
+        elif first in _OPENERS:
+            self._depth += 1
+            if self._depth == 1:
+                self._in_array = first == _BRACKET
+            elif (
+                self._depth == 2 and first == _BRACE and (self._in_array or self._key in self.keys)
+            ):
+                self._child_at = token.start()
+        else:
+            self._depth -= 1
+            if self._depth == 1 and self._child_at >= 0:
+                key = None if self._in_array else self.keys[self._key]
+                found.append((key, bytes(self._buf[self._child_at : token.end()])))
+                self._child_at = -1
+        return True
+
+    def _trim(self) -> None:
+        """Forget the scanned bytes that no child or key still needs."""
+        keep = self._pos
+        if self._child_at >= 0:
+            if len(self._buf) - self._child_at > self.limit:
+                self._child_at = -1
+            else:
+                keep = self._child_at
+        if self._string_at >= 0:
+            if len(self._buf) - self._string_at > _KEY_LIMIT:
+                self._string_at = -1
+            else:
+                keep = min(keep, self._string_at)
+        if keep:
+            del self._buf[:keep]
+            self._pos -= keep
+            self._child_at -= keep if self._child_at >= 0 else 0
+            self._string_at -= keep if self._string_at >= 0 else 0

@@ -1,8 +1,10 @@
 """Relaying a streamed upstream body to the client, chunk by chunk, and closing it exactly once.
 
-Django's ASGI handler closes the iterator when the client goes away; the `finally:` then closes
-the upstream response at once and finishes the exchange. A relay Django never started (the client
-left between the view and the first byte) is cleaned up through `close()`.
+Each chunk passes the family's usage observer on its way, which reads billed usage without
+changing it. Django's ASGI handler closes the iterator when the client goes away; the `finally:`
+then records the usage read so far, closes the upstream response at once and finishes the
+exchange. A relay Django never started (the client left between the view and the first byte) is
+cleaned up through `close()`.
 """
 
 from __future__ import annotations
@@ -12,15 +14,29 @@ from collections.abc import AsyncIterator
 
 import httpx
 
+from proxy import protocols
 from proxy.errors import from_httpx, stream_error_event
 from proxy.exchange import Exchange
+from proxy.usage import Observer
+
+
+def observer_for(reply: httpx.Response, family: str, hide_usage_chunk: bool) -> Observer:
+    """Only a successful body, sent as plain bytes, carries usage the gateway can read."""
+    encoding = reply.headers.get("content-encoding", "identity").strip().lower()
+    if not reply.is_success or encoding not in ("", "identity"):
+        return Observer()
+    content_type = reply.headers.get("content-type", "")
+    return protocols.get(family).stream_observer(content_type, hide_usage_chunk)
 
 
 class Relay:
-    def __init__(self, reply: httpx.Response, exchange: Exchange, family: str) -> None:
+    def __init__(
+        self, reply: httpx.Response, exchange: Exchange, family: str, hide_usage_chunk: bool = False
+    ) -> None:
         self.reply = reply
         self.exchange = exchange
         self.family = family
+        self.observer = observer_for(reply, family, hide_usage_chunk)
         self.started = False
         self.loop = asyncio.get_running_loop()
 
@@ -29,20 +45,26 @@ class Relay:
 
     async def _run(self) -> AsyncIterator[bytes]:
         self.started = True
-        exchange = self.exchange
+        exchange, observer = self.exchange, self.observer
         try:
             async for chunk in self.reply.aiter_raw():
                 exchange.mark_first_byte()
-                yield chunk
+                passed = observer.feed(chunk)
+                if passed:
+                    yield passed
+            tail = observer.close()
+            if tail:
+                yield tail
         except httpx.HTTPError as exc:
             # The status line is gone already: the failure becomes one error event (SPEC §6).
             error = from_httpx(exc)
             exchange.fail(error)
-            yield stream_error_event(self.family, error)
+            yield observer.interrupt() + stream_error_event(self.family, error)
         except (asyncio.CancelledError, GeneratorExit):
             exchange.disconnected = True
             raise
         finally:
+            exchange.usage = observer.usage
             await self.reply.aclose()
             exchange.finish()
 

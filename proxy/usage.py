@@ -1,15 +1,178 @@
-"""Billed token usage of one request, as the upstream reported it."""
+"""Billed token usage of one request, and the observers that read it from a passing response.
+
+The families' protocol modules know where their usage is; the observers here do the framing:
+server-sent events (`proxy.sse`) or one JSON document arriving in pieces (`proxy.jsonbody`).
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from typing import Any
+
+from proxy.jsonbody import Children
+from proxy.sse import DEFAULT_LIMIT, Event, SSEReader
 
 
 @dataclass
 class Usage:
-    """Tokens as billed. input_tokens counts uncached input only; cache reads and writes apart."""
+    """Tokens as billed, each kind counted once, so cost = Σ count × its rate.
+
+    input_tokens: uncached input, billed at the input rate. Providers that report a total prompt
+        count including cached tokens (OpenAI `prompt_tokens`, Gemini `promptTokenCount`) have
+        the cached part subtracted; Anthropic's `input_tokens` already excludes it.
+    output_tokens: generated tokens, reasoning or thinking tokens included.
+    cache_read_tokens: input served from the provider's prompt cache (cache-read rate).
+    cache_write_tokens: input written to the prompt cache (Anthropic's cache-creation rate).
+    """
 
     input_tokens: int = 0
     output_tokens: int = 0
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
+
+
+# How a family reads one event or one collected JSON member, given the usage read so far.
+ReadEvent = Callable[[Event, Usage | None], Usage | None]
+ReadMember = Callable[[str | None, bytes, Usage | None], Usage | None]
+
+
+def count(mapping: Any, key: str) -> int:
+    """A token count from a provider's usage object; 0 when absent, null or not a count."""
+    if not isinstance(mapping, dict):
+        return 0
+    value = mapping.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def load(text: str | bytes) -> Any:
+    """Parsed JSON, or None: an upstream's malformed body must never break the relay."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+class Observer:
+    """Watches a response body pass on its way to the client; this one reads nothing."""
+
+    usage: Usage | None = None
+
+    def feed(self, chunk: bytes) -> bytes:
+        """The bytes to send the client for this chunk."""
+        return chunk
+
+    def close(self) -> bytes:
+        """End of the body: any bytes still to send."""
+        return b""
+
+    def interrupt(self) -> bytes:
+        """The body broke off: bytes to send before the gateway's own error event."""
+        return b""
+
+
+class EventObserver(Observer):
+    """Reads usage from server-sent events; the client's bytes pass untouched."""
+
+    def __init__(self, read: ReadEvent, limit: int = DEFAULT_LIMIT) -> None:
+        self.reader = SSEReader(limit)
+        self.read = read
+        self.usage = None
+
+    def feed(self, chunk: bytes) -> bytes:
+        for event in self.reader.feed(chunk):
+            self.usage = self.read(event, self.usage)
+        return chunk
+
+    def close(self) -> bytes:
+        for event in self.reader.close():
+            self.usage = self.read(event, self.usage)
+        return b""
+
+    def interrupt(self) -> bytes:
+        # The client holds part of an event; a blank line ends it so the error event that
+        # follows is read as an event of its own.
+        return b"" if self.reader.idle else b"\n\n"
+
+
+class FilteringEventObserver(EventObserver):
+    """Reads usage like EventObserver and also removes the events `drop` picks.
+
+    Whether an event is dropped is known only once it is complete, so the bytes of an unfinished
+    event wait for its end (upstreams send whole events, so this rarely delays anything). An
+    event larger than the reader's limit is never dropped and is released as it arrives.
+    """
+
+    def __init__(
+        self, read: ReadEvent, drop: Callable[[Event], bool], limit: int = DEFAULT_LIMIT
+    ) -> None:
+        super().__init__(read, limit)
+        self.drop = drop
+        self._held = b""  # received, not yet sent: the start of an unfinished event
+        self._held_at = 0  # stream offset of _held[0]
+
+    def feed(self, chunk: bytes) -> bytes:
+        events = self.reader.feed(chunk)
+        return self._release(self._held + chunk if self._held else chunk, events, final=False)
+
+    def close(self) -> bytes:
+        return self._release(self._held, self.reader.close(), final=True)
+
+    def interrupt(self) -> bytes:
+        # A held event never reaches the client, which is then at an event boundary; only an
+        # oversized event, already released in part, needs ending.
+        released_part = not self._held and not self.reader.idle
+        self._held = b""
+        return b"\n\n" if released_part else b""
+
+    def _release(self, data: bytes, events: list[Event], *, final: bool) -> bytes:
+        base = self._held_at
+        parts = []
+        cursor = 0
+        for event in events:
+            self.usage = self.read(event, self.usage)
+            if event.start >= base and self.drop(event):
+                parts.append(data[cursor : event.start - base])
+                cursor = event.end - base
+        keep = len(data)
+        open_at = self.reader.open_from - base
+        if not final and open_at >= 0 and len(data) - open_at <= self.reader.limit:
+            keep = max(open_at, cursor)
+        parts.append(data[cursor:keep])
+        self._held = data[keep:]
+        self._held_at = base + keep
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+class JsonObserver(Observer):
+    """Reads usage from a JSON body (or a streamed JSON array) as it passes, untouched."""
+
+    def __init__(self, keys: Collection[str], read: ReadMember, limit: int = DEFAULT_LIMIT) -> None:
+        self.children = Children(keys, limit)
+        self.read = read
+        self.usage = None
+
+    def feed(self, chunk: bytes) -> bytes:
+        for key, raw in self.children.feed(chunk):
+            self.usage = self.read(key, raw, self.usage)
+        return chunk
+
+
+def observer(
+    content_type: str,
+    *,
+    read_event: ReadEvent,
+    read_member: ReadMember,
+    keys: Collection[str],
+    drop: Callable[[Event], bool] | None = None,
+) -> Observer:
+    """The observer for a response body of this content type."""
+    media = content_type.partition(";")[0].strip().lower()
+    if media == "text/event-stream":
+        if drop is not None:
+            return FilteringEventObserver(read_event, drop)
+        return EventObserver(read_event)
+    if media == "application/json" or media.endswith("+json"):
+        return JsonObserver(keys, read_member)
+    return Observer()

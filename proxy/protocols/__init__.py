@@ -1,7 +1,7 @@
 """Per-family wire knowledge: one module each for openai, anthropic and gemini.
 
-Each module knows where the model is, how its errors look (JSON and in a stream) and how an
-injected credential is presented.
+Each module knows where the model is, how its errors look (JSON and in a stream), how an
+injected credential is presented, and where usage is reported (a JSON body and a stream).
 """
 
 from __future__ import annotations

@@ -1,8 +1,15 @@
-"""The Anthropic wire format: messages, count_tokens, batches, models."""
+"""The Anthropic wire format: messages, count_tokens, batches, models.
+
+Errors, the injected credential, and where usage is reported (JSON bodies and streams).
+"""
 
 from __future__ import annotations
 
 import json
+from typing import Any
+
+from proxy.sse import Event
+from proxy.usage import Observer, Usage, count, load, observer
 
 NAME = "anthropic"
 
@@ -34,3 +41,60 @@ def stream_error(status: int, message: str, code: str) -> bytes:
 
 def credential_header(key: str) -> tuple[str, str]:
     return "x-api-key", key
+
+
+def usage_of(data: Any) -> Usage | None:
+    """Billed usage from an Anthropic usage object; `input_tokens` already excludes the cache."""
+    if not isinstance(data, dict):
+        return None
+    return Usage(
+        input_tokens=count(data, "input_tokens"),
+        output_tokens=count(data, "output_tokens"),
+        cache_read_tokens=count(data, "cache_read_input_tokens"),
+        cache_write_tokens=count(data, "cache_creation_input_tokens"),
+    )
+
+
+def usage_from_json(body: bytes) -> Usage | None:
+    data = load(body)
+    return usage_of(data.get("usage")) if isinstance(data, dict) else None
+
+
+def read_event(event: Event, usage: Usage | None) -> Usage | None:
+    """`message_start` carries the input side; each `message_delta` carries cumulative counts."""
+    if '"usage"' not in event.data:
+        return usage
+    data = load(event.data)
+    if not isinstance(data, dict):
+        return usage
+    kind = data.get("type")
+    if kind == "message_start" and isinstance(data.get("message"), dict):
+        return usage_of(data["message"].get("usage")) or usage
+    if kind == "message_delta":
+        return _updated(usage, data.get("usage"))
+    return usage
+
+
+def _updated(usage: Usage | None, delta: Any) -> Usage | None:
+    """The usage so far with every count the delta reports replaced (they are running totals)."""
+    if not isinstance(delta, dict):
+        return usage
+    current = usage or Usage()
+
+    def pick(key: str, previous: int) -> int:
+        return previous if delta.get(key) is None else count(delta, key)
+
+    return Usage(
+        input_tokens=pick("input_tokens", current.input_tokens),
+        output_tokens=pick("output_tokens", current.output_tokens),
+        cache_read_tokens=pick("cache_read_input_tokens", current.cache_read_tokens),
+        cache_write_tokens=pick("cache_creation_input_tokens", current.cache_write_tokens),
+    )
+
+
+def read_member(key: str | None, raw: bytes, usage: Usage | None) -> Usage | None:
+    return usage_of(load(raw)) or usage
+
+
+def stream_observer(content_type: str, hide_usage_chunk: bool = False) -> Observer:
+    return observer(content_type, read_event=read_event, read_member=read_member, keys=("usage",))

@@ -1,9 +1,16 @@
-"""The Gemini v1beta wire format: generateContent, streamGenerateContent, countTokens."""
+"""The Gemini v1beta wire format: generateContent, streamGenerateContent, countTokens.
+
+Errors, the injected credential, the model in the path, and where usage is reported.
+"""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 from urllib.parse import unquote
+
+from proxy.sse import Event
+from proxy.usage import Observer, Usage, count, load, observer
 
 NAME = "gemini"
 
@@ -56,6 +63,14 @@ def split_model_path(raw_path: str) -> tuple[str, str, str] | None:
     return _MODEL_PREFIX, unquote(model), tail
 
 
+def names_model_method(raw_path: str) -> bool:
+    """`/v1beta/models/{model}:method`, whether or not a model is actually named."""
+    if not raw_path.startswith(_MODEL_PREFIX):
+        return False
+    method = raw_path.rpartition(":")[2]
+    return ":" in raw_path[len(_MODEL_PREFIX) :] and method.isalpha()
+
+
 def query_key(query: str) -> str | None:
     """The value of a `key=` query parameter, the Gemini way of sending the API key."""
     for item in query.split("&"):
@@ -67,3 +82,56 @@ def query_key(query: str) -> str | None:
 
 def drop_query_key(query: str) -> str:
     return "&".join(item for item in query.split("&") if item and item.partition("=")[0] != "key")
+
+
+def usage_of(metadata: Any) -> Usage | None:
+    """Billed usage from `usageMetadata`.
+
+    `promptTokenCount` includes the cached content (`cachedContentTokenCount`), which is billed
+    at the cache rate; tool-use prompt tokens are input too. Thinking tokens are output.
+    """
+    if not isinstance(metadata, dict):
+        return None
+    prompt = count(metadata, "promptTokenCount") + count(metadata, "toolUsePromptTokenCount")
+    cached = min(count(metadata, "cachedContentTokenCount"), prompt)
+    return Usage(
+        input_tokens=prompt - cached,
+        output_tokens=count(metadata, "candidatesTokenCount")
+        + count(metadata, "thoughtsTokenCount"),
+        cache_read_tokens=cached,
+    )
+
+
+def usage_from_json(body: bytes) -> Usage | None:
+    """A generateContent body, or a whole `streamGenerateContent` array (the last report wins)."""
+    data = load(body)
+    items = data if isinstance(data, list) else [data]
+    usage = None
+    for item in items:
+        if isinstance(item, dict):
+            usage = usage_of(item.get("usageMetadata")) or usage
+    return usage
+
+
+def read_event(event: Event, usage: Usage | None) -> Usage | None:
+    """Every `?alt=sse` chunk may carry `usageMetadata`, each a running total: the last wins."""
+    if "usageMetadata" not in event.data:
+        return usage
+    data = load(event.data)
+    return (usage_of(data.get("usageMetadata")) if isinstance(data, dict) else None) or usage
+
+
+def read_member(key: str | None, raw: bytes, usage: Usage | None) -> Usage | None:
+    """`usageMetadata` of a body, or of one element of the JSON-array stream (key None)."""
+    if key is not None:
+        return usage_of(load(raw)) or usage
+    if b"usageMetadata" not in raw:
+        return usage
+    data = load(raw)
+    return (usage_of(data.get("usageMetadata")) if isinstance(data, dict) else None) or usage
+
+
+def stream_observer(content_type: str, hide_usage_chunk: bool = False) -> Observer:
+    return observer(
+        content_type, read_event=read_event, read_member=read_member, keys=("usageMetadata",)
+    )
