@@ -19,7 +19,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from proxy import credentials, egress, jsonbody, protocols, upstream
 from proxy.errors import GatewayError, error_response, from_httpx
 from proxy.exchange import Exchange
-from proxy.protocols import gemini
+from proxy.protocols import gemini, openai
 from proxy.relay import Relay
 from routing import table
 from routing.resolver import Resolution, ResolutionError, parse_override, resolve
@@ -51,6 +51,8 @@ class Inbound:
     model: str = ""
     stream: bool = False
     oversized: bool = False  # the handler stopped reading the body at the size limit
+    # The gateway asked for stream usage the client did not (SPEC §7): hide that chunk.
+    hide_usage_chunk: bool = False
 
 
 async def handle(request: HttpRequest, surface: Surface) -> HttpResponse:
@@ -128,6 +130,8 @@ def parse_model(inbound: Inbound, surface: Surface) -> None:
         parts = gemini.split_model_path(inbound.path)
         inbound.model = parts[1] if parts else ""
         inbound.stream = inbound.path.endswith(":streamGenerateContent")
+        if not inbound.model and gemini.names_model_method(inbound.path):
+            raise GatewayError(400, "model is required", "model_required")
         return
     required = surface.model_required and inbound.method == "POST"
     if surface.model_in != "body" or not (inbound.body or required):
@@ -144,6 +148,15 @@ def parse_model(inbound: Inbound, surface: Surface) -> None:
     elif required:
         raise GatewayError(400, "model is required", "model_required")
     inbound.stream = bool(data and data.get("stream") is True)
+    if data and inbound.stream:
+        ask_for_usage(inbound, data)
+
+
+def ask_for_usage(inbound: Inbound, data: dict) -> None:
+    """Openai chat/completions streams report usage only when asked; the gateway asks."""
+    body = openai.ask_for_usage(inbound.path, data, inbound.body)
+    if body is not None:
+        inbound.body, inbound.hide_usage_chunk = body, True
 
 
 async def resolve_request(inbound: Inbound) -> Resolution:
@@ -219,10 +232,12 @@ async def respond(reply: httpx.Response, inbound: Inbound, exchange: Exchange) -
         finally:
             await reply.aclose()
         exchange.upstream_done = exchange.first_byte = time.perf_counter()
+        if reply.is_success:
+            exchange.usage = protocols.get(inbound.family).usage_from_json(body)
         response = HttpResponse(body, status=reply.status_code, reason=reply.reason_phrase)
         response["content-length"] = str(len(body))
     else:
-        relay = Relay(reply, exchange, inbound.family)
+        relay = Relay(reply, exchange, inbound.family, inbound.hide_usage_chunk)
         response = StreamingHttpResponse(
             relay, status=reply.status_code, reason=reply.reason_phrase
         )
