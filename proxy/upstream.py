@@ -7,7 +7,8 @@ environment variables are ignored, so a request goes exactly where the resolver 
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 
 import aiohttp
 import httpx
@@ -125,17 +126,31 @@ async def send(request: httpx.Request) -> httpx.Response:
     The transport is called directly: no client layer means no redirects followed, no cookie
     jar and no default headers added.
     """
-    try:
+    with _precise_errors():
         response = await transport().handle_async_request(request)
-    except httpx.HTTPError as exc:
-        if exc.__cause__ is None:
-            raise
-        raise as_httpx_error(exc.__cause__) from exc.__cause__
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        raise as_httpx_error(exc) from exc
     response.request = request
     response.stream = _MappedStream(response.stream)
     return response
+
+
+_AIOHTTP_ERRORS = (aiohttp.ClientError, TimeoutError)
+
+
+@contextmanager
+def _precise_errors() -> Iterator[None]:
+    """Raise aiohttp failures as their precise httpx errors.
+
+    The transport's own mapping is coarse (a refused connection comes out as a connect
+    timeout), so failures are mapped again from their aiohttp cause; it lets some through raw.
+    """
+    try:
+        yield
+    except httpx.HTTPError as exc:
+        if not isinstance(exc.__cause__, _AIOHTTP_ERRORS):
+            raise
+        raise as_httpx_error(exc.__cause__) from exc.__cause__
+    except _AIOHTTP_ERRORS as exc:
+        raise as_httpx_error(exc) from exc
 
 
 def as_httpx_error(exc: BaseException) -> httpx.TransportError:
@@ -152,25 +167,15 @@ def as_httpx_error(exc: BaseException) -> httpx.TransportError:
 
 
 class _MappedStream(httpx.AsyncByteStream):
-    """The response body, with every aiohttp failure raised as its precise httpx error.
-
-    The transport's own mapping is coarse (a refused connection comes out as a connect
-    timeout), so failures are mapped again here from their aiohttp cause.
-    """
+    """The response body, with every aiohttp failure raised as its precise httpx error."""
 
     def __init__(self, stream: httpx.AsyncByteStream) -> None:
         self.stream = stream
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        try:
+        with _precise_errors():
             async for chunk in self.stream:
                 yield chunk
-        except httpx.HTTPError as exc:
-            if exc.__cause__ is None:
-                raise
-            raise as_httpx_error(exc.__cause__) from exc.__cause__
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise as_httpx_error(exc) from exc
 
     async def aclose(self) -> None:
         await self.stream.aclose()
