@@ -1,8 +1,8 @@
-"""The dashboard's hourly rollup of the request log on SQLite, kept exact by database triggers.
+"""The dashboard's hourly and daily rollups of the request log on SQLite, kept exact by triggers.
 
-Every insert into proxy_requestlog adds the row's figures to one rollup row per (hour, family,
-route, model, upstream host, team, status); every delete takes them away. The triggers live in
-the database, so rows written by any process, bulk_create or raw SQL are counted the same way.
+Every insert into proxy_requestlog adds the row's figures to one rollup row per (hour or day,
+family, route, model, upstream host, team, status); every delete takes them away. The triggers
+live in the database, so rows written by any process, bulk_create or raw SQL count the same.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 
 # The version is part of every name: a change of columns or bins installs new objects beside
 # the old ones and rebuilds from the rows, so a stale rollup is never read.
-TABLE = "proxy_dashboard_rollup_v1"
-TRIGGERS = (f"{TABLE}_insert", f"{TABLE}_delete", f"{TABLE}_update")
+PREFIX = "proxy_dashboard"
+TRIGGERS = (f"{PREFIX}_v1_insert", f"{PREFIX}_v1_delete", f"{PREFIX}_v1_update")
 KEYS = ("family", "route_label", "model", "upstream_host", "team", "status")
 
 # Upper edges (ms, exclusive) of the gateway-overhead histogram bins; the last bin is open.
@@ -81,70 +81,88 @@ SOURCE_COLUMNS = (
     "tokens_before", "tokens_after", "cache_hit", "cost_source", "cost_usd", "saved_usd",
     "overhead_ms",
 )  # fmt: skip
-HOUR = "strftime('%Y-%m-%d %H:00:00', {r}.created)"
+# Two grains of the same rollup: hours for the 24 h view, days for week and month views, so a
+# month is read from ~30 rows per key instead of ~720.
+GRAINS = {
+    "hour": (f"{PREFIX}_hourly_v1", "strftime('%Y-%m-%d %H:00:00', {r}.created)"),
+    "day": (f"{PREFIX}_daily_v1", "strftime('%Y-%m-%d 00:00:00', {r}.created)"),
+}
+TABLES = tuple(table for table, _ in GRAINS.values())
 
 
-def _create_table() -> str:
+def _create_table(table: str) -> str:
     keys = ", ".join(f"{key} {'integer' if key == 'status' else 'text'} NOT NULL" for key in KEYS)
     measures = ", ".join(
         f"{name} {'real' if name in REAL_MEASURES else 'integer'} NOT NULL DEFAULT 0"
         for name in COLUMNS
     )
-    unique = ", ".join(("hour", *KEYS))
+    primary = ", ".join(("bucket", *KEYS))
+    # Clustered on the key, buckets first: a range of buckets is one contiguous read.
     return (
-        f"CREATE TABLE IF NOT EXISTS {TABLE} (hour text NOT NULL, {keys}, {measures}, "
-        f"UNIQUE ({unique}))"
+        f"CREATE TABLE IF NOT EXISTS {table} (bucket text NOT NULL, {keys}, {measures}, "
+        f"PRIMARY KEY ({primary})) WITHOUT ROWID"
     )
 
 
 def _add_row(ref: str) -> str:
-    """Upsert that adds request-log row `ref` (NEW) into its rollup row."""
+    """Upserts that add request-log row `ref` (NEW) into its rollup row of each grain."""
     keys = ", ".join(f"{ref}.{key}" for key in KEYS)
     values = ", ".join(MEASURES[name].format(r=ref) for name in COLUMNS)
     updates = ", ".join(f"{name} = {name} + excluded.{name}" for name in COLUMNS)
-    return (
-        f"INSERT INTO {TABLE} (hour, {', '.join(KEYS)}, {', '.join(COLUMNS)}) "
-        f"VALUES ({HOUR.format(r=ref)}, {keys}, {values}) "
-        f"ON CONFLICT (hour, {', '.join(KEYS)}) DO UPDATE SET {updates};"
+    return " ".join(
+        f"INSERT INTO {table} (bucket, {', '.join(KEYS)}, {', '.join(COLUMNS)}) "
+        f"VALUES ({bucket.format(r=ref)}, {keys}, {values}) "
+        f"ON CONFLICT (bucket, {', '.join(KEYS)}) DO UPDATE SET {updates};"
+        for table, bucket in GRAINS.values()
     )
 
 
 def _remove_row(ref: str) -> str:
-    """Take request-log row `ref` (OLD) out of its rollup row, and drop the row once empty."""
-    match = " AND ".join([f"hour = {HOUR.format(r=ref)}", *(f"{k} = {ref}.{k}" for k in KEYS)])
+    """Take request-log row `ref` (OLD) out of its rollup rows, and drop rows left empty."""
     updates = ", ".join(f"{name} = {name} - ({MEASURES[name].format(r=ref)})" for name in COLUMNS)
-    return (
-        f"UPDATE {TABLE} SET {updates} WHERE {match}; "
-        f"DELETE FROM {TABLE} WHERE {match} AND requests = 0;"
-    )
+    statements = []
+    for table, bucket in GRAINS.values():
+        match = " AND ".join(
+            [f"bucket = {bucket.format(r=ref)}", *(f"{k} = {ref}.{k}" for k in KEYS)]
+        )
+        statements.append(f"UPDATE {table} SET {updates} WHERE {match};")
+        statements.append(f"DELETE FROM {table} WHERE {match} AND requests = 0;")
+    return " ".join(statements)
+
+
+def _rebuild(table: str, bucket: str) -> list[str]:
+    keys = ", ".join(f"r.{k}" for k in KEYS)
+    sums = ", ".join(f"SUM({MEASURES[name].format(r='r')})" for name in COLUMNS)
+    return [
+        f"DELETE FROM {table}",
+        f"INSERT INTO {table} (bucket, {', '.join(KEYS)}, {', '.join(COLUMNS)}) "
+        f"SELECT {bucket.format(r='r')}, {keys}, {sums} FROM proxy_requestlog r "
+        f"GROUP BY 1, {keys}",
+    ]
 
 
 def statements() -> list[str]:
-    """DDL that creates the rollup and its triggers (idempotent), then fills it from the rows."""
+    """DDL that creates the rollups and their triggers (idempotent), then fills them."""
     insert, delete, update = TRIGGERS
-    keys = ", ".join(KEYS)
-    sums = ", ".join(f"SUM({MEASURES[name].format(r='r')})" for name in COLUMNS)
-    return [
-        _create_table(),
+    ddl = [_create_table(table) for table in TABLES]
+    ddl += [
         f"CREATE TRIGGER IF NOT EXISTS {insert} AFTER INSERT ON proxy_requestlog "
         f"BEGIN {_add_row('NEW')} END",
         f"CREATE TRIGGER IF NOT EXISTS {delete} AFTER DELETE ON proxy_requestlog "
         f"BEGIN {_remove_row('OLD')} END",
         f"CREATE TRIGGER IF NOT EXISTS {update} AFTER UPDATE OF {', '.join(SOURCE_COLUMNS)} "
-        "ON proxy_requestlog "
-        f"BEGIN {_remove_row('OLD')} {_add_row('NEW')} END",
-        f"DELETE FROM {TABLE}",
-        f"INSERT INTO {TABLE} (hour, {keys}, {', '.join(COLUMNS)}) "
-        f"SELECT {HOUR.format(r='r')}, {', '.join(f'r.{k}' for k in KEYS)}, {sums} "
-        f"FROM proxy_requestlog r GROUP BY 1, {', '.join(f'r.{k}' for k in KEYS)}",
+        f"ON proxy_requestlog BEGIN {_remove_row('OLD')} {_add_row('NEW')} END",
     ]
+    for table, bucket in GRAINS.values():
+        ddl += _rebuild(table, bucket)
+    return ddl
 
 
 def installed(db: BaseDatabaseWrapper = connection) -> bool:
     """True when the rollup table and all its triggers exist (one catalogue query)."""
     if db.vendor != "sqlite":
         return False
-    names = (TABLE, *TRIGGERS)
+    names = (*TABLES, *TRIGGERS)
     with db.cursor() as cursor:
         cursor.execute(
             f"SELECT COUNT(*) FROM sqlite_master WHERE name IN ({', '.join('%s' for _ in names)})",
@@ -178,26 +196,32 @@ def on_post_migrate(using: str = "default", **kwargs: object) -> None:
     install(connections[using])
 
 
-def _hour_text(moment: datetime) -> str:
+def _bucket_text(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:00:00")
 
 
 def query(
-    start: datetime, end: datetime, where: list[tuple[str, list[object]]], by: tuple[str, ...]
+    grain: str,
+    start: datetime,
+    end: datetime,
+    where: list[tuple[str, list[object]]],
+    by: tuple[str, ...],
 ) -> list[tuple[tuple[object, ...], dict[str, object]]]:
-    """Sums of every measure (and `errors`) over hour-aligned [start, end), grouped by `by`.
+    """Sums of every measure (and `errors`) over [start, end), grouped by `by`.
 
-    `where` holds extra conditions on the key columns, each an SQL fragment and its params.
+    `start` and `end` are aligned to the grain ("hour" or "day"); "bucket" in `by` groups by
+    its start. `where` holds extra conditions on the key columns: SQL fragments and params.
     """
-    conditions = ["hour >= %s", "hour < %s", *(sql for sql, _ in where)]
-    params: list[object] = [_hour_text(start), _hour_text(end)]
+    table, _ = GRAINS[grain]
+    conditions = ["bucket >= %s", "bucket < %s", *(sql for sql, _ in where)]
+    params: list[object] = [_bucket_text(start), _bucket_text(end)]
     for _, extra in where:
         params.extend(extra)
     group = ", ".join(by)
     sums = ", ".join(f"SUM({name})" for name in COLUMNS)
     errors = "SUM(CASE WHEN status >= 400 THEN requests ELSE 0 END)"
     sql = (
-        f"SELECT {group}, {errors}, {sums} FROM {TABLE} "
+        f"SELECT {group}, {errors}, {sums} FROM {table} "
         f"WHERE {' AND '.join(conditions)} GROUP BY {group}"
     )
     with connection.cursor() as cursor:
@@ -208,5 +232,5 @@ def query(
     return [(tuple(row[:width]), dict(zip(names, row[width:], strict=True))) for row in rows]
 
 
-def parse_hour(text: str) -> datetime:
+def parse_bucket(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)

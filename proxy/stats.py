@@ -13,14 +13,15 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Sum, When
-from django.db.models.functions import TruncHour
+from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
 from proxy import rollup
 from proxy.models import CostSource, RequestLog
 
 HOUR = timedelta(hours=1)
-PRESETS = {"24h": 24, "7d": 7 * 24, "30d": 30 * 24}
+# The last 24 whole hours, or the last 7 / 30 whole UTC days, the current hour or day included.
+PRESETS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 # Ranges up to this long are drawn in hourly buckets, longer ones in daily buckets.
 HOURLY_UP_TO = timedelta(hours=48)
 MAX_CUSTOM_DAYS = 366
@@ -80,7 +81,13 @@ class Range:
 
     @property
     def bucket(self) -> str:
+        """The series' bucket: hours up to HOURLY_UP_TO, days beyond (always day-aligned)."""
         return "hour" if self.end - self.start <= HOURLY_UP_TO else "day"
+
+    @property
+    def grain(self) -> str:
+        """The coarsest rollup grain whose buckets tile the range exactly."""
+        return "day" if self.start.hour == 0 and self.end.hour == 0 else "hour"
 
 
 @dataclass(frozen=True)
@@ -153,10 +160,12 @@ def parse_range(params: Mapping[str, str], now: datetime) -> Range:
         if custom is not None:
             return custom
         name = "24h"
-    hours = PRESETS.get(name, PRESETS["24h"])
-    # Whole hours, the current one included, so the rollup answers exactly.
+    name = name if name in PRESETS else "24h"
+    # Whole hours (or days), the current one included, so a rollup grain answers exactly.
     end = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) + HOUR
-    return Range(name if name in PRESETS else "24h", end - hours * HOUR, end)
+    if PRESETS[name] > HOURLY_UP_TO:
+        end = end.replace(hour=0) + timedelta(days=1) if end.hour else end
+    return Range(name, end - PRESETS[name], end)
 
 
 def _custom_range(first: str, last: str) -> Range | None:
@@ -197,11 +206,7 @@ class Measures:
     overhead_bins: tuple[int, ...] = field(default_factory=lambda: (0,) * len(rollup.BINS))
 
     def __add__(self, other: Measures) -> Measures:
-        sums = {
-            f.name: getattr(self, f.name) + getattr(other, f.name)
-            for f in fields(self)
-            if f.name != "overhead_bins"
-        }
+        sums = {name: getattr(self, name) + getattr(other, name) for name in _SUMMED}
         bins = tuple(a + b for a, b in zip(self.overhead_bins, other.overhead_bins, strict=True))
         return Measures(**sums, overhead_bins=bins)
 
@@ -209,11 +214,10 @@ class Measures:
     def from_sums(cls, sums: Mapping[str, object], status: int | None = None) -> Measures:
         """From one group of rollup or ORM sums (None, for an empty group, counts as 0)."""
         values: dict[str, object] = {}
-        for f in fields(cls):
-            if f.name in ("errors", "overhead_bins"):
-                continue
-            raw = sums.get(f.name) or 0
-            values[f.name] = _usd(raw) if f.name in _USD_FIELDS else raw
+        for name in _SUMMED:
+            if name != "errors":
+                raw = sums.get(name) or 0
+                values[name] = _usd(raw) if name in _USD_FIELDS else raw
         values["overhead_bins"] = tuple(int(sums.get(name) or 0) for name in rollup.BINS)
         if "errors" in sums:
             values["errors"] = int(sums["errors"] or 0)  # type: ignore[call-overload]
@@ -223,6 +227,8 @@ class Measures:
 
 
 _USD_FIELDS = {"cost_priced", "cost_estimated", "saved_priced", "saved_estimated"}
+# Field names looked up once: the page adds a few thousand Measures together.
+_SUMMED = tuple(f.name for f in fields(Measures) if f.name != "overhead_bins")
 
 
 def _usd(value: object) -> Decimal:
@@ -390,23 +396,18 @@ class Point:
         return Figures.of(self.measures)
 
 
-def series(hours: Mapping[datetime, Measures], span: Range) -> list[Point]:
-    """One point per hour or day of the range, empty ones included."""
+def series(sums: Mapping[datetime, Measures], span: Range) -> list[Point]:
+    """One point per bucket (hour or day) of the range, empty ones included."""
     step = HOUR if span.bucket == "hour" else timedelta(days=1)
-    first = span.start if span.bucket == "hour" else span.start.replace(hour=0)
-    buckets: dict[datetime, Measures] = {}
-    moment = first
+    points = []
+    moment = span.start
     while moment < span.end:
-        buckets[moment] = Measures()
+        points.append(Point(moment, sums.get(moment, Measures())))
         moment += step
-    for hour, measures in hours.items():
-        bucket = hour if span.bucket == "hour" else hour.replace(hour=0)
-        if bucket in buckets:
-            buckets[bucket] = buckets[bucket] + measures
-    return [Point(start, measures) for start, measures in buckets.items()]
+    return points
 
 
-# Sources: the sums per key group over the range, and the filtered sums per hour.
+# Sources: the sums per key group over the range, and the filtered sums per bucket.
 
 
 def use_rollup() -> bool:
@@ -416,7 +417,7 @@ def use_rollup() -> bool:
 def key_groups(span: Range) -> list[tuple[dict, Measures]]:
     """Sums per (family, route, model, host, team, status) over the range, before filters."""
     if use_rollup():
-        rows = rollup.query(span.start, span.end, [], rollup.KEYS)
+        rows = rollup.query(span.grain, span.start, span.end, [], rollup.KEYS)
     else:
         queryset = _rows(span).values(*rollup.KEYS).annotate(**orm_measures()).order_by()
         rows = [(tuple(row[key] for key in rollup.KEYS), _unprefixed(row)) for row in queryset]
@@ -427,16 +428,17 @@ def key_groups(span: Range) -> list[tuple[dict, Measures]]:
     return groups
 
 
-def hourly(filters: Filters) -> dict[datetime, Measures]:
-    """Filtered sums per hour of the range."""
+def bucketed(filters: Filters) -> dict[datetime, Measures]:
+    """Filtered sums per bucket (hour or day, as Range.bucket says) of the range."""
     span = filters.range
     if use_rollup():
-        rows = rollup.query(span.start, span.end, _rollup_where(filters), ("hour",))
-        return {rollup.parse_hour(hour): Measures.from_sums(sums) for (hour,), sums in rows}
+        rows = rollup.query(span.bucket, span.start, span.end, _rollup_where(filters), ("bucket",))
+        return {rollup.parse_bucket(start): Measures.from_sums(sums) for (start,), sums in rows}
+    trunc = TruncHour if span.bucket == "hour" else TruncDay
     queryset = (
         _rows(span)
         .filter(_orm_filter(filters))
-        .annotate(bucket=TruncHour("created", tzinfo=UTC))
+        .annotate(bucket=trunc("created", tzinfo=UTC))
         .values("bucket")
         .annotate(**orm_measures(), m_errors=Count("id", filter=Q(status__gte=400)))
         .order_by()
@@ -637,7 +639,7 @@ def build(filters: Filters, sorts: Mapping[str, str] | None = None) -> Dashboard
     return Dashboard(
         filters=filters,
         headline=Figures.of(total(m for _, m in groups)),
-        series=series(hourly(filters), filters.range),
+        series=series(bucketed(filters), filters.range),
         breakdowns=[breakdown(groups, name, sorts.get(name, "")) for name in DIMENSIONS],
         recent=recent(filters),
         options=options,
