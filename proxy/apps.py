@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_migrate, pre_migrate
 
 
 class ProxyConfig(AppConfig):
@@ -13,5 +13,7 @@ class ProxyConfig(AppConfig):
     def ready(self) -> None:
         from proxy import rollup
 
-        # After every migrate: the dashboard's rollup triggers exist and match the rows.
+        # The dashboard's rollup triggers step aside for proxy migrations, and after every
+        # migrate they exist and match the rows.
+        pre_migrate.connect(rollup.on_pre_migrate, sender=self)
         post_migrate.connect(rollup.on_post_migrate, sender=self)

@@ -184,11 +184,28 @@ def install(db: BaseDatabaseWrapper = connection) -> bool:
         return False
     with transaction.atomic(using=db.alias), db.cursor() as cursor:
         # A half-installed set (some triggers gone) is removed first so the rebuild is exact.
-        for trigger in TRIGGERS:
-            cursor.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+        uninstall(db)
         for statement in statements():
             cursor.execute(statement)
     return True
+
+
+def uninstall(db: BaseDatabaseWrapper = connection) -> None:
+    """Drop the triggers (the tables stay, and are rebuilt by the next install)."""
+    with db.cursor() as cursor:
+        for trigger in TRIGGERS:
+            cursor.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+
+
+def on_pre_migrate(using: str = "default", plan: list | None = None, **kwargs: object) -> None:
+    """pre_migrate receiver: out of the way of any proxy migration.
+
+    SQLite refuses to drop or change a column that a trigger reads, so the triggers go before
+    proxy migrations run and come back, rebuilt from the rows, in post_migrate.
+    """
+    db = connections[using]
+    if db.vendor == "sqlite" and any(m.app_label == "proxy" for m, _ in plan or []):
+        uninstall(db)
 
 
 def on_post_migrate(using: str = "default", **kwargs: object) -> None:

@@ -418,3 +418,17 @@ def test_a_two_day_custom_range_draws_hours_and_sums_days(seeded: list, source: 
     assert (f.range.grain, f.range.bucket, len(dashboard.series)) == ("day", "hour", 48)
     assert dashboard.headline.requests == count
     assert sum(p.measures.requests for p in dashboard.series) == count
+
+
+def test_proxy_migrations_drop_the_triggers_and_post_migrate_restores_them(
+    seeded: list,
+) -> None:
+    class Planned:
+        app_label = "proxy"
+
+    rollup.on_pre_migrate(plan=[(Planned(), False)])
+    assert not rollup.installed()
+    rollup.on_post_migrate()
+    assert rollup.installed()
+    (count,) = expected(filters(range="30d"), "COUNT(*)")
+    assert stats.headline(filters(range="30d")).requests == count
