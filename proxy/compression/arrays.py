@@ -44,6 +44,8 @@ _EXIT_NAMES = frozenset({"exit_code", "exitcode", "returncode", "return_code", "
 # Member names that are false when something went wrong.
 _SUCCESS_NAMES = frozenset({"ok", "success", "succeeded", "successful", "passed", "healthy"})
 _CHECKED_NAMES = _VERDICT_NAMES | _HTTP_NAMES | _EXIT_NAMES | _SUCCESS_NAMES
+_NUMBERS = frozenset({int, float})
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 _EMPTY_WORDS = frozenset({"", "none", "null", "nil", "false", "0", "ok", "n/a"})
 
 
@@ -53,6 +55,12 @@ def looks_like_error(value: Any, depth: int = 0) -> bool:
         return depth < ERROR_SEARCH_DEPTH and any(looks_like_error(v, depth + 1) for v in value)
     if not isinstance(value, dict):
         return False
+    if _quiet_names(tuple(value)):
+        # No member name here can report a problem, so only nested containers need a look.
+        return depth < ERROR_SEARCH_DEPTH and any(
+            isinstance(member, dict | list) and looks_like_error(member, depth + 1)
+            for member in value.values()
+        )
     return any(_is_error_member(key, member, depth) for key, member in value.items())
 
 
@@ -81,6 +89,12 @@ def _is_error_member(key: str, value: Any, depth: int) -> bool:
 def _error_name(key: str) -> bool:
     # Arrays repeat the same few member names thousands of times; decide each name once.
     return bool(_ERROR_NAME.search(key.lower()))
+
+
+@lru_cache(maxsize=4096)
+def _quiet_names(names: tuple[str, ...]) -> bool:
+    """Whether none of these member names is one whose value can report a problem."""
+    return not any(_error_name(name) or name.lower() in _CHECKED_NAMES for name in names)
 
 
 def thin_array(items: list[Any]) -> list[Any] | None:
@@ -129,24 +143,20 @@ def _kept_indexes(items: list[Any], shape: tuple[str, ...]) -> set[int]:
 
 def _error_members(indexes: list[int], values: list[Any], key: str) -> list[int]:
     """Items whose value for `key` is error-like, exactly as `looks_like_error` decides."""
-    if not (_error_name(key) or key.lower() in _CHECKED_NAMES):
-        values_to_check = [(i, v) for i, v in zip(indexes, values, strict=True) if _nested(v)]
-    else:
-        values_to_check = list(zip(indexes, values, strict=True))
-    return [i for i, v in values_to_check if _is_error_member(key, v, 0)]
-
-
-def _nested(value: Any) -> bool:
-    return isinstance(value, dict | list)
+    pairs = zip(indexes, values, strict=True)
+    if _quiet_names((key,)):
+        return [i for i, v in pairs if isinstance(v, dict | list) and looks_like_error(v, 1)]
+    return [i for i, v in pairs if _is_error_member(key, v, 0)]
 
 
 def _outliers(indexes: list[int], values: list[Any]) -> list[int]:
     """Items whose value for a key is rare among the others, or a number far from them."""
-    if not values:
+    kinds = set(map(type, values))
+    if not kinds:
         return []
-    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+    if kinds <= _NUMBERS:
         return _numeric_outliers(indexes, values)
-    if not all(isinstance(v, str | int | float | bool) or v is None for v in values):
+    if not kinds <= _SCALARS:
         return []
     common, count = Counter(values).most_common(1)[0]
     if count == len(values) or count < DOMINANT_SHARE * len(values):

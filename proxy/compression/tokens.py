@@ -4,14 +4,14 @@ BPE tokenizers (cl100k, o200k, Claude's) spend roughly one token on four letters
 one on two or three digits, one on a pair of JSON punctuation marks such as `":` or `",`, one on a
 line break together with its indentation, and almost nothing on the single space in front of a
 word. The weights below encode exactly that, and JSON escapes count as the character they stand
-for (`\\n` is a line break, `\\"` one quote), because the model reads the decoded text.
+for (`\\n` is a line break, `\\"` one quote), because the model reads the decoded text; rarer
+escapes (`\\t`, `\\uXXXX`) are counted as written.
 
-The estimate is a linear sum over bytes, so the estimate of a body equals the sum of the estimates
-of any split of it; `tokens_after` is computed from the changed spans alone. The weights were set
+The estimate is a linear sum over bytes: the same text always gets the same figure, and removed
+bytes are valued like the bytes that remain. The weights were set
 by hand from typical tokenizations, not fitted to a tokenizer, so absolute figures are rough; the
 gateway calibrates them per request against billed usage (k = billed input tokens / estimated
-tokens sent). What matters here is that the same text always gets the same figure and that
-removed bytes are valued like the bytes that remain.
+tokens sent).
 """
 
 from __future__ import annotations
@@ -33,18 +33,27 @@ UNICODE_ESCAPE = 1.0
 
 
 def estimate(data: bytes) -> float:
-    """Estimated tokens in `data` (UTF-8), unrounded so that estimates of parts add up."""
+    """Estimated tokens in `data` (UTF-8), unrounded."""
     size = len(data)
     if not size:
         return 0.0
-    letters = size - len(data.translate(None, _LETTERS))
-    digits = size - len(data.translate(None, _DIGITS))
-    non_ascii = size - len(data.translate(None, _NON_ASCII))
-    spaces = data.count(b" ")
-    newlines = data.count(b"\n")
-    tabs = data.count(b"\t")
-    punctuation = size - letters - digits - non_ascii - spaces - newlines - tabs
-    tokens = (
+    # Each pass deletes one class of bytes and counts what went; later passes run over what is
+    # left, which is much shorter once the letters are gone.
+    rest = data.translate(None, _LETTERS)
+    letters = size - len(rest)
+    others = rest.translate(None, _DIGITS)
+    digits = len(rest) - len(others)
+    plain = others.translate(None, _NON_ASCII)
+    non_ascii = len(others) - len(plain)
+    spaces = plain.count(b" ")
+    newlines = plain.count(b"\n")
+    tabs = plain.count(b"\t")
+    escaped_newlines = escaped_quotes = 0
+    if b"\\" in plain:
+        escaped_newlines = data.count(b"\\n")
+        escaped_quotes = plain.count(b'\\"')
+    punctuation = len(plain) - spaces - newlines - tabs
+    return (
         letters * LETTER
         + digits * DIGIT
         + punctuation * PUNCTUATION
@@ -52,25 +61,10 @@ def estimate(data: bytes) -> float:
         + newlines * NEWLINE
         + tabs * TAB
         + non_ascii * NON_ASCII
-    )
-    if b"\\" in data:
-        tokens += _escape_adjustment(data)
-    return tokens
-
-
-def _escape_adjustment(data: bytes) -> float:
-    """Re-value JSON escapes as the characters they stand for."""
-    # `\n` was counted as a mark and a letter, `\t` likewise, `\"` as two marks, `\uXXXX` as a
-    # mark, a letter and four hex digits or letters (about 1.95 tokens).
-    escaped_newlines = data.count(b"\\n")
-    escaped_tabs = data.count(b"\\t")
-    escaped_quotes = data.count(b'\\"')
-    unicode_escapes = data.count(b"\\u")
-    return (
-        escaped_newlines * (NEWLINE - PUNCTUATION - LETTER)
-        + escaped_tabs * (TAB - PUNCTUATION - LETTER)
-        + escaped_quotes * -PUNCTUATION
-        + unicode_escapes * (UNICODE_ESCAPE - PUNCTUATION - LETTER - 4 * (DIGIT + LETTER) / 2)
+        # JSON escapes count as the character they stand for: `\\n` was counted as a mark and a
+        # letter, `\\"` as two marks.
+        + escaped_newlines * (NEWLINE - PUNCTUATION - LETTER)
+        - escaped_quotes * PUNCTUATION
     )
 
 

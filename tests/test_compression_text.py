@@ -1,0 +1,92 @@
+"""Lossless transforms of tool-output text: terminal escapes, whitespace, JSON minification."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from proxy.compression.jsontext import NOT_JSON, dump_string, minify, parse_document
+from proxy.compression.text import (
+    clean_text,
+    collapse_blank_lines,
+    strip_ansi,
+    strip_trailing_whitespace,
+)
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5)
+    ),
+    max_leaves=30,
+)
+
+
+def test_colour_codes_are_removed() -> None:
+    assert strip_ansi("\x1b[1m\x1b[32m   Compiling\x1b[0m serde v1.0") == "   Compiling serde v1.0"
+
+
+def test_cursor_movement_and_hyperlink_escapes_are_removed() -> None:
+    text = "\x1b[2K\x1b[1Gdone \x1b]8;;https://example.com\x07link\x1b]8;;\x07"
+    assert strip_ansi(text) == "done link"
+
+
+def test_text_without_escapes_is_returned_as_is() -> None:
+    text = "plain output\n"
+    assert strip_ansi(text) is text
+
+
+def test_trailing_spaces_tabs_and_carriage_returns_are_removed() -> None:
+    assert strip_trailing_whitespace("a  \nb\t\r\nc \r\nd   ") == "a\nb\nc\nd"
+
+
+def test_leading_indentation_is_kept() -> None:
+    assert strip_trailing_whitespace("    at foo()  \n\tat bar()") == "    at foo()\n\tat bar()"
+
+
+def test_runs_of_blank_lines_become_one_blank_line() -> None:
+    assert collapse_blank_lines("a\n\n\n\n\nb\n\nc") == "a\n\nb\n\nc"
+
+
+def test_clean_text_collapses_lines_that_were_only_whitespace() -> None:
+    assert clean_text("a\n   \n\t\n \nb\x1b[0m  \n") == "a\n\nb\n"
+
+
+def test_pretty_printed_json_is_written_compactly() -> None:
+    pretty = json.dumps({"id": 1, "tags": ["a", "b"], "name": "é"}, indent=4)
+    assert minify(pretty) == '{"id":1,"tags":["a","b"],"name":"é"}'
+
+
+def test_text_that_is_not_a_json_document_is_not_minified() -> None:
+    assert minify('Result: {\n  "id": 1\n}') is None
+    assert minify('"just a string"') is None
+    assert minify("{ not json }") is None
+
+
+def test_documents_with_non_finite_numbers_are_left_alone() -> None:
+    assert minify('{"ratio": NaN}') is None
+    assert minify('{"big": 1e400}') is None
+
+
+def test_parse_document_accepts_surrounding_whitespace() -> None:
+    assert parse_document("\n  [1, 2]\n\n") == [1, 2]
+    assert parse_document("plain") is NOT_JSON
+
+
+def test_lone_surrogates_are_written_as_escapes() -> None:
+    literal = dump_string("bad \ud800 half")
+    assert literal.isascii()
+    assert json.loads(literal) == "bad \ud800 half"
+
+
+@given(JSON_VALUES.filter(lambda v: isinstance(v, list | dict)), st.sampled_from([None, 1, 2, 4]))
+def test_minified_json_parses_back_to_the_same_value(value: object, indent: int | None) -> None:
+    minified = minify(json.dumps(value, indent=indent))
+    assert minified is not None
+    assert json.loads(minified) == value
