@@ -51,7 +51,7 @@ def estimate(data: bytes) -> float:
     escaped_newlines = escaped_quotes = 0
     if b"\\" in plain:
         escaped_newlines = data.count(b"\\n")
-        escaped_quotes = plain.count(b'\\"')
+        escaped_quotes = data.count(b'\\"')
     punctuation = len(plain) - spaces - newlines - tabs
     return (
         letters * LETTER
