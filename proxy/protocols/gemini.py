@@ -132,6 +132,7 @@ def read_member(key: str | None, raw: bytes, usage: Usage | None) -> Usage | Non
 
 
 def stream_observer(content_type: str, hide_usage_chunk: bool = False) -> Observer:
+    """The usage observer for a response body; Gemini reports usage unasked."""
     return observer(
         content_type, read_event=read_event, read_member=read_member, keys=("usageMetadata",)
     )

@@ -120,6 +120,7 @@ def ask_for_usage(path: str, data: dict[str, Any], body: bytes) -> bytes | None:
 
 
 def stream_observer(content_type: str, hide_usage_chunk: bool = False) -> Observer:
+    """The usage observer for a response body; it hides the usage chunk the gateway asked for."""
     return observer(
         content_type,
         read_event=read_event,
