@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from functools import lru_cache
+from operator import itemgetter
 from statistics import median
 from typing import Any
 
@@ -44,6 +45,7 @@ _EXIT_NAMES = frozenset({"exit_code", "exitcode", "returncode", "return_code", "
 # Member names that are false when something went wrong.
 _SUCCESS_NAMES = frozenset({"ok", "success", "succeeded", "successful", "passed", "healthy"})
 _CHECKED_NAMES = _VERDICT_NAMES | _HTTP_NAMES | _EXIT_NAMES | _SUCCESS_NAMES
+_CONTAINERS = frozenset({dict, list})
 _NUMBERS = frozenset({int, float})
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 _EMPTY_WORDS = frozenset({"", "none", "null", "nil", "false", "0", "ok", "n/a"})
@@ -134,19 +136,35 @@ def _kept_indexes(items: list[Any], shape: tuple[str, ...]) -> set[int]:
             keep.add(index)
     # Items of the common shape are checked a column at a time: one look at each member name
     # decides whether its values need reading at all.
+    rows = [items[index] for index in similar]
     for key in shape:
-        values = [items[i][key] for i in similar]
-        keep.update(_error_members(similar, values, key))
+        values = list(map(itemgetter(key), rows))
+        keep.update(_error_members(similar, values, key, 0))
         keep.update(_outliers(similar, values))
     return keep
 
 
-def _error_members(indexes: list[int], values: list[Any], key: str) -> list[int]:
+def _error_members(indexes: list[int], values: list[Any], key: str, depth: int) -> list[int]:
     """Items whose value for `key` is error-like, exactly as `looks_like_error` decides."""
-    pairs = zip(indexes, values, strict=True)
-    if _quiet_names((key,)):
-        return [i for i, v in pairs if isinstance(v, dict | list) and looks_like_error(v, 1)]
-    return [i for i, v in pairs if _is_error_member(key, v, 0)]
+    if not _quiet_names((key,)):
+        return [i for i, v in zip(indexes, values, strict=True) if _is_error_member(key, v, depth)]
+    # A quiet name can only hide an error in a nested container; nested objects of one shape are
+    # searched column by column in turn.
+    if depth >= ERROR_SEARCH_DEPTH or not set(map(type, values)) & _CONTAINERS:
+        return []
+    found = []
+    shapes: dict[tuple[str, ...], list[int]] = {}
+    for position, value in enumerate(values):
+        if isinstance(value, dict):
+            shapes.setdefault(tuple(value), []).append(position)
+        elif isinstance(value, list) and looks_like_error(value, depth + 1):
+            found.append(indexes[position])
+    for names, positions in shapes.items():
+        group = [indexes[position] for position in positions]
+        members = [values[position] for position in positions]
+        for name in names:
+            found += _error_members(group, list(map(itemgetter(name), members)), name, depth + 1)
+    return found
 
 
 def _outliers(indexes: list[int], values: list[Any]) -> list[int]:

@@ -72,8 +72,9 @@ def compress_request(
     """Compress the tool output in one request body.
 
     `family` is openai / anthropic / gemini and `path` the request path; together they say where
-    tool output sits. `mode` is off / lossless / aggressive; blocks smaller than `min_bytes`
-    (UTF-8) are left alone; `budget_ms` (0 = no limit) bounds the time spent. Never raises.
+    tool output sits. `mode` is off / lossless / aggressive; blocks whose JSON as sent is smaller
+    than `min_bytes` (UTF-8) are left alone; `budget_ms` (0 = no limit) bounds the time spent.
+    Never raises: on any failure the body comes back as sent and `reason` says why.
     """
     started = time.perf_counter()
     before = tokens.estimate(body)

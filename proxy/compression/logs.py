@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from itertools import accumulate
-from typing import NamedTuple
+from dataclasses import dataclass
+from itertools import accumulate, compress
+from operator import eq, sub
 
 HEAD_LINES = 20
 TAIL_LINES = 20
@@ -54,7 +55,7 @@ IMPORTANT_NEEDLES = (
 # Lines that look like tool output: test runners, package managers, compilers, build tools,
 # timestamped or levelled log lines, `path:line:` search hits, git history.
 _LOG_LINE = re.compile(
-    r"^(?:={3,} |collected \d+ item|npm (?:WARN|ERR!|notice|warn|error|http)|added \d+ package"
+    r"(?:={3,} |collected \d+ item|npm (?:WARN|ERR!|notice|warn|error|http)|added \d+ package"
     r"|Collecting \S|Downloading \S|Successfully installed|Requirement already satisfied"
     r"|[ \t]*(?:Compiling|Checking) \S+ v\d|[ \t]*(?:Finished|Running) `|make(?:\[\d+\])?: "
     r"|\[\s*\d+%\]|> Task |\[(?:INFO|WARNING|WARN|ERROR|DEBUG)\] |Step \d+/\d+ |#\d+ \["
@@ -62,13 +63,12 @@ _LOG_LINE = re.compile(
     r"|\d{4}-\d\d-\d\d[T ]\d\d:\d\d|\d\d:\d\d:\d\d|\[\s*\d+\.\d+\]"
     r"|\[?(?:INFO|DEBUG|WARN|WARNING|ERROR|TRACE|FATAL|NOTICE)\b"
     r"|[\w./-]+:\d+[:-]|\S+\.\w+ [.FEsx]+ |[ \t]+at \S|[ \t]*File \"|\S+::\S+ (?:PASSED|FAILED)"
-    r")",
-    re.MULTILINE,
+    r")"
 )
 # How many lines must look like tool output for the whole text to be treated as such.
 LOG_LINE_SHARE = 0.2
 # Looking at this much of the head and of the tail is enough to tell log output from other text.
-SAMPLE_CHARS = 32 * 1024
+SAMPLE_CHARS = 8 * 1024
 _DIGITS = b"0123456789"
 # The line-number gutter of a compiler's code excerpt (`42 |     let cfg = load();`).
 _GUTTER = re.compile(r"\d+ +\|")
@@ -76,13 +76,14 @@ _GUTTER = re.compile(r"\d+ +\|")
 _OVERDRAWN = re.compile(r"[^\n\r]*\r(?=[^\n])")
 
 
-class Entry(NamedTuple):
-    """One output line standing for `count` consecutive input lines."""
+@dataclass(frozen=True)
+class Runs:
+    """Input lines collapsed into entries, as parallel lists with one item per entry."""
 
-    line: str
-    count: int
-    exact: bool  # the lines were identical, not merely alike
-    important: bool
+    lines: list[str]  # the entry's first line
+    counts: list[int]  # how many input lines it stands for
+    exact: list[bool]  # whether those lines were identical, not merely alike
+    important: list[bool]
 
 
 def looks_like_log(text: str) -> bool:
@@ -93,8 +94,10 @@ def looks_like_log(text: str) -> bool:
     if text.startswith("diff --git") or "\ndiff --git " in text:
         # A diff is read hunk by hunk to edit code; cutting its middle would mislead.
         return False
+    # Matching at line starts only is far cheaper than searching the whole text for them.
     sample = text if len(text) <= 2 * SAMPLE_CHARS else text[:SAMPLE_CHARS] + text[-SAMPLE_CHARS:]
-    return len(_LOG_LINE.findall(sample)) >= LOG_LINE_SHARE * (sample.count("\n") + 1)
+    lines = sample.split("\n")
+    return sum(map(bool, map(_LOG_LINE.match, lines))) >= LOG_LINE_SHARE * len(lines)
 
 
 def compress_log(text: str) -> str:
@@ -105,8 +108,8 @@ def compress_log(text: str) -> str:
     # A line's shape is the line without its digits: progress and timing lines differ only there.
     # No needle holds a digit, so a shape is important exactly when its lines are.
     shapes = text.encode("utf-8", "surrogatepass").translate(None, _DIGITS).split(b"\n")
-    entries = collapse(lines, shapes, important_shapes(shapes))
-    return "\n".join(_render(entries, kept_entries(entries)))
+    runs = collapse(lines, shapes, important_shapes(shapes))
+    return "\n".join(_render(runs, kept_entries(runs)))
 
 
 def important_shapes(shapes: list[bytes]) -> set[bytes]:
@@ -127,51 +130,52 @@ def important_shapes(shapes: list[bytes]) -> set[bytes]:
     return found
 
 
-def collapse(lines: list[str], shapes: list[bytes], important: set[bytes]) -> list[Entry]:
+def collapse(lines: list[str], shapes: list[bytes], important: set[bytes]) -> Runs:
     """Runs of identical lines, and runs of unimportant lines alike but for their digits."""
     hot = [shape in important for shape in shapes] if important else [False] * len(lines)
-    identical = list(map(str.__eq__, lines[1:], lines[:-1]))
-    alike = list(map(bytes.__eq__, shapes[1:], shapes[:-1]))
+    identical = list(map(eq, lines[1:], lines[:-1]))
+    alike = list(map(eq, shapes[1:], shapes[:-1]))
     # Line i joins the entry before it when it repeats the line before it, or when both are
-    # unimportant and alike.
+    # unimportant and alike. Everything else is list-at-a-time, which keeps this cheap per line.
     starts = [0]
     starts += [
         i
         for i in range(1, len(lines))
         if not (identical[i - 1] or (alike[i - 1] and not hot[i] and not hot[i - 1]))
     ]
-    differing = list(accumulate((not same for same in identical), initial=0))
     ends = starts[1:] + [len(lines)]
-    return [
-        Entry(lines[start], end - start, differing[end - 1] == differing[start], hot[start])
-        for start, end in zip(starts, ends, strict=True)
-    ]
+    differing = list(accumulate((not same for same in identical), initial=0))
+    last = [end - 1 for end in ends]
+    return Runs(
+        lines=list(map(lines.__getitem__, starts)),
+        counts=list(map(sub, ends, starts)),
+        exact=list(map(eq, map(differing.__getitem__, last), map(differing.__getitem__, starts))),
+        important=list(map(hot.__getitem__, starts)),
+    )
 
 
-def kept_entries(entries: list[Entry]) -> list[bool]:
+def kept_entries(runs: Runs) -> list[bool]:
     """Which entries survive: head, tail, important lines with their context."""
-    total = len(entries)
-    if sum(entry.count for entry in entries) < MIN_LINES or total <= HEAD_LINES + TAIL_LINES:
+    total = len(runs.lines)
+    if sum(runs.counts) < MIN_LINES or total <= HEAD_LINES + TAIL_LINES:
         return [True] * total
-    keep = [index < HEAD_LINES or index >= total - TAIL_LINES for index in range(total)]
-    for index, entry in enumerate(entries):
-        if entry.important:
-            _keep_context(entries, keep, index)
+    keep = [True] * HEAD_LINES + [False] * (total - HEAD_LINES - TAIL_LINES) + [True] * TAIL_LINES
+    for index in compress(range(total), runs.important):
+        _keep_context(runs.lines, keep, index)
     # A lone left-out line is kept: its marker would be as long as the line.
-    for index in range(1, total - 1):
-        if not keep[index] and keep[index - 1] and keep[index + 1]:
-            keep[index] = True
+    for index in [i for i in range(1, total - 1) if not keep[i] and keep[i - 1] and keep[i + 1]]:
+        keep[index] = True
     return keep
 
 
-def _keep_context(entries: list[Entry], keep: list[bool], index: int) -> None:
+def _keep_context(lines: list[str], keep: list[bool], index: int) -> None:
     """Keep an important line, the line before it, the line after it and the block it opens."""
-    total = len(entries)
+    total = len(lines)
     for neighbour in (index - 1, index, index + 1):
         if 0 <= neighbour < total:
             keep[neighbour] = True
     for follow in range(index + 2, min(total, index + 2 + CONTINUATION_LINES)):
-        if not _continues(entries[follow].line):
+        if not _continues(lines[follow]):
             break
         keep[follow] = True
 
@@ -181,25 +185,25 @@ def _continues(line: str) -> bool:
     return line[:1].isspace() or bool(_GUTTER.match(line))
 
 
-def _render(entries: list[Entry], keep: list[bool]) -> list[str]:
+def _render(runs: Runs, keep: list[bool]) -> list[str]:
     out: list[str] = []
     left_out = 0
-    for entry, kept in zip(entries, keep, strict=True):
+    for line, count, exact, kept in zip(runs.lines, runs.counts, runs.exact, keep, strict=True):
         if not kept:
-            left_out += entry.count
+            left_out += count
             continue
         if left_out:
             out.append(f"[... {left_out} lines omitted ...]")
             left_out = 0
-        out.append(_entry_line(entry))
+        out.append(_entry_line(line, count, exact))
     if left_out:
         out.append(f"[... {left_out} lines omitted ...]")
     return out
 
 
-def _entry_line(entry: Entry) -> str:
-    if entry.count == 1:
-        return entry.line
-    if entry.exact:
-        return f"{entry.line} [repeated {entry.count} times]"
-    return f"{entry.line} [+{entry.count - 1} similar lines]"
+def _entry_line(line: str, count: int, exact: bool) -> str:
+    if count == 1:
+        return line
+    if exact:
+        return f"{line} [repeated {count} times]"
+    return f"{line} [+{count - 1} similar lines]"

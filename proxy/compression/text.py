@@ -15,9 +15,9 @@ _ANSI = re.compile(
 )
 _TRAILING = re.compile(r"[ \t\r\f\v]+$", re.MULTILINE)
 _BLANK_RUNS = re.compile(r"\n{3,}")
-# Substrings that must be present for trailing whitespace to exist; checking them first is far
-# cheaper than running the regex over text that has none.
-_TRAILING_HINTS = (" \n", "\t\n", "\r\n", "\r", "\f", "\v")
+# Substrings that show trailing whitespace (form feeds and vertical tabs only count at the very
+# end); checking them first is far cheaper than running the regex over text that has none.
+_TRAILING_HINTS = ("\r", " \n", "\t\n")
 
 
 def strip_ansi(text: str) -> str:
@@ -29,7 +29,7 @@ def strip_ansi(text: str) -> str:
 
 def strip_trailing_whitespace(text: str) -> str:
     """Every line without the spaces, tabs and carriage returns at its end (CRLF becomes LF)."""
-    if not (text.endswith((" ", "\t")) or any(hint in text for hint in _TRAILING_HINTS)):
+    if not (text.endswith((" ", "\t", "\f", "\v")) or any(h in text for h in _TRAILING_HINTS)):
         return text
     return _TRAILING.sub("", text)
 

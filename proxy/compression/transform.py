@@ -22,9 +22,10 @@ results = memo.Memo()
 def compress_text(text: str, policy: Policy) -> str:
     """Tool-output text after the policy's transforms; may be unchanged.
 
-    JSON documents are minified (and, when aggressive, thinned); other text is cleaned, and when
-    aggressive and shaped like log output, thinned as a log. Other text (source files, diffs,
-    prose) is only ever cleaned, since an agent reading a file needs all of it.
+    JSON documents are minified, and when aggressive also thinned with their long strings
+    compressed (lossless mode keeps their value exactly). Other text is cleaned, and when
+    aggressive and shaped like log output, thinned as a log; source files, diffs and prose are
+    only ever cleaned, since an agent reading a file needs all of it.
     """
     value = parse_document(text)
     if value is not NOT_JSON:
@@ -39,9 +40,10 @@ def compress_text(text: str, policy: Policy) -> str:
 
 
 def compress_value(value: Any, policy: Policy) -> Any:
-    """A parsed JSON value with similar-object arrays thinned and long strings compressed."""
+    """A parsed JSON value with its long strings compressed and, when aggressive, its
+    similar-object arrays thinned."""
     if isinstance(value, list):
-        thinned = thin_array(value)
+        thinned = thin_array(value) if policy.aggressive else None
         return [compress_value(item, policy) for item in (value if thinned is None else thinned)]
     if isinstance(value, dict):
         return {key: compress_value(member, policy) for key, member in value.items()}
@@ -74,8 +76,9 @@ def _text(text: str, policy: Policy) -> str | None:
 
 
 def _structured(value: Any, raw: str, policy: Policy) -> str | None:
-    if policy.aggressive:
-        value = compress_value(value, policy)
+    # A structured block (a gemini function response) is the tool output itself, so its long
+    # strings get the same text transforms a text block gets, lossless ones included.
+    value = compress_value(value, policy)
     literal = dump_compact(value)
     return literal if literal is not None and len(literal) < len(raw) else None
 
