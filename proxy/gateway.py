@@ -130,8 +130,11 @@ def parse_model(inbound: Inbound, surface: Surface) -> None:
         parts = gemini.split_model_path(inbound.path)
         inbound.model = parts[1] if parts else ""
         inbound.stream = inbound.path.endswith(":streamGenerateContent")
-        if not inbound.model and gemini.names_model_method(inbound.path):
-            raise GatewayError(400, "model is required", "model_required")
+        if gemini.names_model_method(inbound.path):
+            if not inbound.model:
+                raise GatewayError(400, "model is required", "model_required")
+            if inbound.method == "POST" and inbound.body and not _is_json(inbound.body):
+                raise GatewayError(400, "request body is not valid JSON", "invalid_json")
         return
     required = surface.model_required and inbound.method == "POST"
     if surface.model_in != "body" or not (inbound.body or required):
@@ -157,6 +160,14 @@ def ask_for_usage(inbound: Inbound, data: dict) -> None:
     body = openai.ask_for_usage(inbound.path, data, inbound.body)
     if body is not None:
         inbound.body, inbound.hide_usage_chunk = body, True
+
+
+def _is_json(body: bytes) -> bool:
+    try:
+        jsonbody.parse_object(body)
+    except ValueError:
+        return False
+    return True
 
 
 async def resolve_request(inbound: Inbound) -> Resolution:

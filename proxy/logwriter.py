@@ -20,6 +20,7 @@ from django.db import connection
 from proxy import consumers, metrics, pricing
 from proxy.models import RequestLog
 from proxy.usage import Usage
+from routing.models import UpstreamRoute
 
 if TYPE_CHECKING:
     from proxy.exchange import Exchange
@@ -141,6 +142,7 @@ def write(batch: list[Pending]) -> int:
         rows = [RequestLog(**values) for values, _ in batch]
         for row, (_, usage) in zip(rows, batch, strict=True):
             price(row, usage)
+        forget_deleted_routes(rows)
         RequestLog.objects.bulk_create(rows)
     except Exception:
         logger.exception("request log: %d rows dropped, the database write failed", len(batch))
@@ -149,6 +151,18 @@ def write(batch: list[Pending]) -> int:
     metrics.LOG_ROWS_WRITTEN.inc(len(rows))
     consumers.publish_rows(rows)
     return len(rows)
+
+
+def forget_deleted_routes(rows: list[RequestLog]) -> None:
+    """A route deleted while its rows waited in the queue must not sink the whole batch; the
+    rows keep the copy of its prefix, as they do when a route is deleted later."""
+    route_ids = {row.route_id for row in rows if row.route_id is not None}
+    if not route_ids:
+        return
+    live = set(UpstreamRoute.objects.filter(pk__in=route_ids).values_list("pk", flat=True))
+    for row in rows:
+        if row.route_id not in live:
+            row.route_id = None
 
 
 def price(row: RequestLog, usage: Usage | None) -> None:

@@ -100,3 +100,38 @@ class GatewayRequestTests(TestCase):
         assert response.status_code == 404
         assert response.json()["type"] == "error"
         assert response.json()["error"]["type"] == "not_found_error"
+
+
+class GeminiPathTests(TestCase):
+    @pytest.fixture(autouse=True)
+    def _seam(self, upstream_seam: UpstreamSeam) -> None:
+        self.seam = upstream_seam
+
+    @classmethod
+    def setUpTestData(cls) -> None:
+        UpstreamRoute.objects.create(
+            model_prefix="gemini-", upstream="http://127.0.0.1:9", protocol="gemini"
+        )
+
+    async def test_a_gemini_v1_path_routes_by_the_model_in_the_path(self) -> None:
+        response = await self.async_client.post(
+            "/v1/models/gemini-2.5-flash:generateContent",
+            {"contents": []},
+            content_type="application/json",
+            headers={"x-goog-api-key": "AIza-client"},
+        )
+        assert response["x-headroom-route"] == "gemini-"
+        assert str(self.seam.requests[0].url) == (
+            "http://127.0.0.1:9/v1/models/gemini-2.5-flash:generateContent"
+        )
+
+    async def test_malformed_json_on_a_gemini_model_path_is_a_gemini_shaped_400(self) -> None:
+        response = await self.async_client.post(
+            "/v1beta/models/gemini-2.5-flash:generateContent",
+            b"{not json",
+            content_type="application/json",
+            headers={"x-goog-api-key": "AIza-client"},
+        )
+        assert response.status_code == 400
+        assert response.json()["error"]["status"] == "INVALID_ARGUMENT"
+        assert self.seam.requests == []

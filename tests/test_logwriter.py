@@ -207,3 +207,18 @@ def test_the_background_thread_survives_a_failed_write(
         time.sleep(0.02)
     assert writer.running
     assert list(RequestLog.objects.values_list("model", flat=True)) == ["kept"]
+
+
+@pytest.mark.django_db
+def test_a_route_deleted_while_its_rows_wait_does_not_sink_the_batch(writer: LogWriter) -> None:
+    from routing.models import UpstreamRoute
+
+    route = UpstreamRoute.objects.create(model_prefix="glm-", upstream="https://ollama.com")
+    submit(writer, exchange(model="glm-4.6", route_id=route.pk, route_label="glm-"))
+    submit(writer, exchange(model="gpt-5"))
+    route.delete()
+    writer.flush()
+    rows = list(
+        RequestLog.objects.order_by("model").values_list("model", "route_id", "route_label")
+    )
+    assert rows == [("glm-4.6", None, "glm-"), ("gpt-5", None, "")]

@@ -25,7 +25,8 @@ _STATUS_NAMES = {
     503: "UNAVAILABLE",
     504: "DEADLINE_EXCEEDED",
 }
-_MODEL_PREFIX = "/v1beta/models/"
+# Gemini's API answers on both versions; google-genai calls /v1 by default.
+_MODEL_PREFIXES = ("/v1beta/models/", "/v1/models/")
 
 
 def error_type(status: int) -> str:
@@ -46,29 +47,35 @@ def credential_header(key: str) -> tuple[str, str]:
 
 
 def split_model_path(raw_path: str) -> tuple[str, str, str] | None:
-    """`/v1beta/models/{model}:method` → (head, model, tail) with head + model + tail == path.
+    """`/v1beta/models/{model}:method` (or /v1/…) → (head, model, tail), together the path.
 
     The model is everything between `models/` and the last `:`, so ids that contain `:` or `/`
     survive; it is returned percent-decoded, while head and tail stay as sent.
     """
-    if not raw_path.startswith(_MODEL_PREFIX):
+    prefix = _model_prefix(raw_path)
+    if prefix is None:
         return None
-    rest = raw_path[len(_MODEL_PREFIX) :]
+    rest = raw_path[len(prefix) :]
     model, colon, method = rest.rpartition(":")
     if not colon or not method.isalpha():
         model, method = rest, ""
     if not model:
         return None
-    tail = raw_path[len(_MODEL_PREFIX) + len(model) :]
-    return _MODEL_PREFIX, unquote(model), tail
+    tail = raw_path[len(prefix) + len(model) :]
+    return prefix, unquote(model), tail
 
 
 def names_model_method(raw_path: str) -> bool:
     """`/v1beta/models/{model}:method`, whether or not a model is actually named."""
-    if not raw_path.startswith(_MODEL_PREFIX):
+    prefix = _model_prefix(raw_path)
+    if prefix is None:
         return False
     method = raw_path.rpartition(":")[2]
-    return ":" in raw_path[len(_MODEL_PREFIX) :] and method.isalpha()
+    return ":" in raw_path[len(prefix) :] and method.isalpha()
+
+
+def _model_prefix(raw_path: str) -> str | None:
+    return next((p for p in _MODEL_PREFIXES if raw_path.startswith(p)), None)
 
 
 def query_key(query: str) -> str | None:
