@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from proxy.compression.arrays import MIN_ITEMS, looks_like_error, thin_array
@@ -138,6 +138,7 @@ def identities(kept: list[Any], items: list[Any]) -> list[int]:
     return [where[id(item)] for item in kept if isinstance(item, dict)]
 
 
+@settings(deadline=None)
 @given(st.lists(ITEM, min_size=MIN_ITEMS, max_size=120))
 def test_every_error_like_item_survives_thinning(items: list[dict[str, Any]]) -> None:
     thinned = thin_array(items)
@@ -147,6 +148,7 @@ def test_every_error_like_item_survives_thinning(items: list[dict[str, Any]]) ->
             assert index in kept
 
 
+@settings(deadline=None)
 @given(st.lists(ITEM, min_size=MIN_ITEMS, max_size=120))
 def test_a_thinned_array_is_valid_json_with_items_in_their_original_order(
     items: list[dict[str, Any]],

@@ -264,3 +264,13 @@ def test_settings_override_the_defaults_and_a_route_overrides_the_mode() -> None
 )
 def test_malformed_settings_fall_back_to_safe_defaults() -> None:
     assert policy.from_settings("bogus") == policy.RequestPolicy("lossless", 512, 20.0)
+
+
+def test_long_strings_of_a_gemini_response_get_the_lossless_text_transforms() -> None:
+    output = "\x1b[32mok\x1b[0m   \n" * 100
+    response = {"output": output, "exit_code": 0}
+    body = {"contents": [{"parts": [{"functionResponse": {"name": "sh", "response": response}}]}]}
+    path = "/v1beta/models/gemini-2.5-flash:streamGenerateContent"
+    result = compress_request("gemini", path, encode(body), mode="lossless")
+    sent = json.loads(result.body)["contents"][0]["parts"][0]["functionResponse"]["response"]
+    assert sent == {"output": "ok\n" * 100, "exit_code": 0}

@@ -6,6 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from proxy.compression.logs import (
     HEAD_LINES,
@@ -139,3 +141,38 @@ def test_aggressive_mode_leaves_text_that_is_not_log_output_whole() -> None:
         f"Paragraph {i} explains the refund policy in plain words." for i in range(90)
     )
     assert compress_text(prose, AGGRESSIVE) == prose
+
+
+NOISE = st.sampled_from(
+    [
+        "GET /healthz 200",
+        "processed batch 7 in 31 ms",
+        "  Downloading httpx-0.27.0-py3-none-any.whl (75 kB)",
+        "tests/test_api.py::test_list PASSED",
+        "",
+        "Compiling serde v1.0.203",
+    ]
+)
+ALARMS = st.sampled_from(
+    [
+        "ERROR payment 4411 failed: card_declined",
+        "npm warn deprecated inflight@1.0.6: leaks memory",
+        "FAILED tests/test_tax.py::test_vat - AssertionError",
+        "Traceback (most recent call last):",
+        '  File "/srv/app/tax.py", line 61, in rate',
+        "ValueError: unknown country 'XX'",
+        "\tat com.acme.Billing.run(Billing.java:88)",
+        "thread 'main' panicked at src/main.rs:4:5",
+    ]
+)
+
+
+@settings(deadline=None)
+@given(st.lists(st.one_of(NOISE, NOISE, NOISE, ALARMS), min_size=MIN_LINES, max_size=400))
+def test_no_error_warning_or_stack_trace_line_is_ever_left_out(lines: list[str]) -> None:
+    output = compress_log("\n".join(lines)).split("\n")
+    survivors = set(output) | {_COUNT.sub("", line) for line in output}
+    for line in lines:
+        if MUST_SURVIVE.search(line):
+            assert line in survivors
+    assert represented_lines("\n".join(output)) == len(lines)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from proxy.compression.jsontext import NOT_JSON, dump_string, minify, parse_document
@@ -85,6 +85,7 @@ def test_lone_surrogates_are_written_as_escapes() -> None:
     assert json.loads(literal) == "bad \ud800 half"
 
 
+@settings(deadline=None)
 @given(JSON_VALUES.filter(lambda v: isinstance(v, list | dict)), st.sampled_from([None, 1, 2, 4]))
 def test_minified_json_parses_back_to_the_same_value(value: object, indent: int | None) -> None:
     minified = minify(json.dumps(value, indent=indent))
