@@ -123,6 +123,22 @@ HEADROOM_UPSTREAM_TIMEOUT = env.float("HEADROOM_UPSTREAM_TIMEOUT", default=600.0
 HEADROOM_MAX_CONNECTIONS = env.int("HEADROOM_MAX_CONNECTIONS", default=512)
 HEADROOM_MAX_BODY_BYTES = env.int("HEADROOM_MAX_BODY_BYTES", default=32 * 1024 * 1024)
 
+# Gateway keys (SPEC §4). With HEADROOM_REQUIRE_KEY every request needs a valid key; a key that
+# is presented is checked either way. Keys are stored as HMACs under HEADROOM_KEY_SECRET, or under
+# a secret derived from SECRET_KEY when it is blank (then rotating SECRET_KEY voids every key).
+# Each worker re-reads the key table every HEADROOM_ROUTES_POLL_SECONDS, like the route table.
+HEADROOM_REQUIRE_KEY = env.bool("HEADROOM_REQUIRE_KEY", default=False)
+HEADROOM_KEY_SECRET = env.str("HEADROOM_KEY_SECRET", default="")
+# Seconds a worker reuses a key's month-to-date spend before summing the request log again.
+HEADROOM_BUDGET_CACHE_SECONDS = env.float("HEADROOM_BUDGET_CACHE_SECONDS", default=10.0)
+
+# Request limits, answered in the caller's wire format. Daphne itself refuses more than 16 KiB of
+# request line and headers with a plain 400, so the header-bytes limit stays below that.
+HEADROOM_MAX_HEADERS = env.int("HEADROOM_MAX_HEADERS", default=100)
+HEADROOM_MAX_HEADER_BYTES = env.int("HEADROOM_MAX_HEADER_BYTES", default=12 * 1024)
+HEADROOM_MAX_MODEL_LENGTH = env.int("HEADROOM_MAX_MODEL_LENGTH", default=256)
+HEADROOM_MAX_JSON_DEPTH = env.int("HEADROOM_MAX_JSON_DEPTH", default=64)
+
 # Request log writer: queued rows (beyond this many, rows are dropped and counted), rows per
 # INSERT, and seconds between writes; 0 turns the writer thread off (rows wait for a flush).
 HEADROOM_LOG_QUEUE_SIZE = env.int("HEADROOM_LOG_QUEUE_SIZE", default=10000)

@@ -1,12 +1,17 @@
-"""Admin for the request log (read-only, cheap on millions of rows) and the model price list."""
+"""Admin for the request log (read-only, cheap on millions of rows), the model price list and
+the teams' gateway keys."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 
-from proxy.models import ModelPrice, RequestLog
+from proxy import keys
+from proxy.models import GatewayKey, ModelPrice, RequestLog
 
 
 class FamilyFilter(admin.SimpleListFilter):
@@ -89,3 +94,60 @@ class ModelPriceAdmin(admin.ModelAdmin):
     ]
     search_fields = ["pattern"]
     readonly_fields = ["updated"]
+
+
+@admin.register(GatewayKey)
+class GatewayKeyAdmin(admin.ModelAdmin):
+    """Keys are created here with a fresh secret, shown once on the page that follows the save;
+    afterwards only the prefix is ever displayed."""
+
+    list_display = [
+        "team",
+        "name",
+        "display_prefix",
+        "active",
+        "expires",
+        "last_used",
+        "requests_per_minute",
+        "monthly_budget_usd",
+        "created",
+    ]
+    list_filter = ["active", "team"]
+    search_fields = ["team", "name", "prefix"]
+    fields = [
+        "team",
+        "name",
+        "active",
+        "expires",
+        "requests_per_minute",
+        "monthly_budget_usd",
+        "display_prefix",
+        "created",
+        "last_used",
+    ]
+    readonly_fields = ["display_prefix", "created", "last_used"]
+
+    @admin.display(description="key")
+    def display_prefix(self, obj: GatewayKey) -> str:
+        return obj.display_prefix
+
+    def save_model(self, request: HttpRequest, obj: GatewayKey, form: Any, change: bool) -> None:
+        if not change:
+            # Kept on the unsaved object only until the response below has shown it.
+            obj.new_secret = keys.assign_secret(obj)
+        super().save_model(request, obj, form, change)
+
+    def response_add(
+        self, request: HttpRequest, obj: GatewayKey, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        """A page with the secret instead of a redirect: the secret never passes through the
+        session or a message cookie, and no later page can show it again."""
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "key": obj,
+            "secret": obj.new_secret,
+            "title": "Gateway key created",
+        }
+        # The admin marks every page no-store, so no cache keeps this one either.
+        return TemplateResponse(request, "admin/proxy/gatewaykey/created.html", context)

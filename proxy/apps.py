@@ -11,7 +11,7 @@ class ProxyConfig(AppConfig):
     verbose_name = "Gateway"
 
     def ready(self) -> None:
-        from proxy import rollup
+        from proxy import checks, keys, rollup  # noqa: F401  (registers checks and key signals)
 
         # The dashboard's rollup triggers step aside for proxy migrations, and after every
         # migrate they exist and match the rows.

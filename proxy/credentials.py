@@ -1,7 +1,8 @@
 """Credentials on the way upstream (SPEC §4): passthrough, or a key injected from the environment.
 
 Fails closed: an unset variable stops the request before any upstream contact, and the
-variable's name goes to the server log only.
+variable's name goes to the server log only. A gateway key (`hr-…`) found in any credential
+position identifies the caller and is never forwarded, nor taken for a provider key.
 """
 
 from __future__ import annotations
@@ -17,11 +18,66 @@ from routing.models import PASSTHROUGH
 
 logger = logging.getLogger(__name__)
 
+GATEWAY_KEY_HEADER = "x-headroom-key"
+GATEWAY_KEY_PREFIX = "hr-"
+
+
+def is_gateway_key(value: str) -> bool:
+    return value.startswith(GATEWAY_KEY_PREFIX)
+
+
+def bare_value(name: str, value: str) -> str:
+    """A credential header's key: `Authorization: Bearer k` → `k`, other headers as sent."""
+    value = value.strip()
+    if name == "authorization" and value[:7].lower() == "bearer ":
+        return value[7:].strip()
+    return value
+
+
+def gateway_key(headers: dict[str, str], query: str) -> str | None:
+    """The gateway key the caller presented: `x-headroom-key` first, then any `hr-…` credential.
+
+    Tools that only know "an API key" (Claude Code, SDKs) put it in their usual header, so every
+    credential position is read; the `hr-` prefix tells it from a provider key.
+    """
+    explicit = headers.get(GATEWAY_KEY_HEADER, "").strip()
+    if explicit:
+        return explicit
+    for name in CREDENTIAL_HEADERS:
+        value = bare_value(name, headers.get(name, ""))
+        if is_gateway_key(value):
+            return value
+    key = gemini.query_key(query)
+    return key if key and is_gateway_key(key) else None
+
 
 def has_client_credential(headers: dict[str, str], query: str) -> bool:
-    return any(headers.get(name, "").strip() for name in CREDENTIAL_HEADERS) or bool(
-        gemini.query_key(query)
-    )
+    """A provider credential is present; a gateway key alone is not one."""
+    for name in CREDENTIAL_HEADERS:
+        value = bare_value(name, headers.get(name, ""))
+        if value and not is_gateway_key(value):
+            return True
+    key = gemini.query_key(query)
+    return bool(key) and not is_gateway_key(key)
+
+
+def without_gateway_keys(
+    outbound: list[tuple[str, str]], query: str
+) -> tuple[list[tuple[str, str]], str]:
+    """Passthrough headers and query with every credential that holds a gateway key removed."""
+    headers = [
+        (name, value)
+        for name, value in outbound
+        if not (name in CREDENTIAL_HEADERS and is_gateway_key(bare_value(name, value)))
+    ]
+    key = gemini.query_key(query)
+    if key is not None and is_gateway_key(key):
+        query = "&".join(
+            item
+            for item in query.split("&")
+            if not (item.partition("=")[0] == "key" and is_gateway_key(item.partition("=")[2]))
+        )
+    return headers, query
 
 
 def prepare(
@@ -36,7 +92,7 @@ def prepare(
     if auth == PASSTHROUGH:
         if not has_client_credential(headers, query):
             raise GatewayError(401, "no API key was sent with the request", "missing_api_key")
-        return outbound_headers(raw_headers, strip_credentials=False), query
+        return without_gateway_keys(outbound_headers(raw_headers, strip_credentials=False), query)
     variable = auth.removeprefix("env:")
     key = os.environ.get(variable, "").strip()
     if not key:

@@ -11,17 +11,23 @@ from proxy import protocols
 class GatewayError(Exception):
     """An error the gateway answers itself, in the caller's wire format."""
 
-    def __init__(self, status: int, message: str, code: str) -> None:
+    def __init__(
+        self, status: int, message: str, code: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.code = code
+        # Extra response headers, e.g. `retry-after` on a 429.
+        self.headers = headers or {}
 
 
 def error_response(family: str, error: GatewayError) -> HttpResponse:
     body = protocols.get(family).error_body(error.status, error.message, error.code)
     response = HttpResponse(body, status=error.status, content_type="application/json")
     response["content-length"] = str(len(body))
+    for name, value in error.headers.items():
+        response[name] = value
     return response
 
 

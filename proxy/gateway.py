@@ -16,7 +16,7 @@ import httpx
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
-from proxy import credentials, egress, jsonbody, protocols, upstream
+from proxy import credentials, egress, hardening, jsonbody, keys, protocols, upstream
 from proxy.errors import GatewayError, error_response, from_httpx
 from proxy.exchange import Exchange
 from proxy.protocols import gemini, openai
@@ -61,8 +61,11 @@ async def handle(request: HttpRequest, surface: Surface) -> HttpResponse:
     handed_off = False
     try:
         check_request(inbound)
+        hardening.check_request(inbound)
         parse_model(inbound, surface)
+        hardening.check_model(inbound)
         exchange.model, exchange.stream = inbound.model, inbound.stream
+        await keys.identify(inbound, exchange)
         resolution = await resolve_request(inbound)
         describe_route(exchange, resolution)
         outgoing = build_upstream_request(inbound, resolution)

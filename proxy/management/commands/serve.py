@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from twisted.internet import reactor
 
 from headroom_site.asgi import application
-from proxy import logwriter
+from proxy import checks, logwriter
 
 logger = logging.getLogger("headroom.serve")
 # Longest a shutdown waits for the request log to be written.
@@ -29,6 +29,7 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8787)
 
     def handle(self, *args: object, host: str, port: int, **options: object) -> None:
+        checks.check_serving(self, host)
         endpoints = build_endpoint_description_strings(host=host, port=port)
         self.stdout.write(f"Headroom Gateway listening on http://{host}:{port}/", ending="\n")
         self.stdout.flush()
