@@ -259,7 +259,7 @@ def test_settings_override_the_defaults_and_a_route_overrides_the_mode() -> None
 
 @override_settings(
     HEADROOM_COMPRESSION_DEFAULT="maximum",
-    HEADROOM_COMPRESSION_MIN_BYTES="many",
+    HEADROOM_COMPRESSION_MIN_BYTES="inf",
     HEADROOM_COMPRESSION_BUDGET_MS=-1,
 )
 def test_malformed_settings_fall_back_to_safe_defaults() -> None:

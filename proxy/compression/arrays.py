@@ -183,8 +183,12 @@ def _outliers(indexes: list[int], values: list[Any]) -> list[int]:
 
 
 def _numeric_outliers(indexes: list[int], values: list[float]) -> list[int]:
-    middle = median(values)
-    spread = median(abs(v - middle) for v in values)
+    try:
+        middle = median(values)
+        spread = median(abs(v - middle) for v in values)
+    except OverflowError:
+        # Integers too large for a float have no median here; such a column has no outliers.
+        return []
     if spread == 0:
         return []
     limit = OUTLIER_DEVIATIONS * spread

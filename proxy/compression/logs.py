@@ -88,8 +88,7 @@ class Runs:
 
 def looks_like_log(text: str) -> bool:
     """Whether text is tool output that may be thinned: long enough, and mostly log-shaped."""
-    lines = text.count("\n") + 1
-    if lines < MIN_LINES:
+    if text.count("\n") + 1 < MIN_LINES:
         return False
     if text.startswith("diff --git") or "\ndiff --git " in text:
         # A diff is read hunk by hunk to edit code; cutting its middle would mislead.

@@ -6,6 +6,7 @@ every value has a safe default: a missing or malformed setting never stops a req
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -62,9 +63,9 @@ def _mode(value: object) -> str:
 
 
 def _number(name: str, default: float) -> float:
-    """A non-negative numeric setting; the default when it is missing or malformed."""
+    """A finite non-negative numeric setting; the default when it is missing or malformed."""
     try:
         number = float(getattr(settings, name, default))
     except (TypeError, ValueError):
         return default
-    return number if number >= 0 else default
+    return number if math.isfinite(number) and number >= 0 else default
