@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
-from itertools import accumulate, compress
-from operator import eq, sub
+from itertools import accumulate, compress, repeat
+from operator import eq, gt, not_, or_, sub
 
 HEAD_LINES = 20
 TAIL_LINES = 20
@@ -131,24 +131,28 @@ def important_shapes(shapes: list[bytes]) -> set[bytes]:
 
 def collapse(lines: list[str], shapes: list[bytes], important: set[bytes]) -> Runs:
     """Runs of identical lines, and runs of unimportant lines alike but for their digits."""
-    hot = [shape in important for shape in shapes] if important else [False] * len(lines)
+    total = len(lines)
+    hot = list(map(important.__contains__, shapes))
     identical = list(map(eq, lines[1:], lines[:-1]))
-    alike = list(map(eq, shapes[1:], shapes[:-1]))
-    # Line i joins the entry before it when it repeats the line before it, or when both are
-    # unimportant and alike. Everything else is list-at-a-time, which keeps this cheap per line.
-    starts = [0]
-    starts += [
-        i
-        for i in range(1, len(lines))
-        if not (identical[i - 1] or (alike[i - 1] and not hot[i] and not hot[i - 1]))
-    ]
-    ends = starts[1:] + [len(lines)]
-    differing = list(accumulate((not same for same in identical), initial=0))
-    last = [end - 1 for end in ends]
+    # Line i joins the entry before it when it repeats the line before it, or when it is alike
+    # and neither line is important (`alike > hot` is "alike and not hot"). Every step is a
+    # list-at-a-time builtin: logs have tens of thousands of short lines per MB.
+    either_hot = map(or_, hot[1:], hot[:-1])
+    quiet_alike = map(gt, map(eq, shapes[1:], shapes[:-1]), either_hot)
+    joins = map(or_, identical, quiet_alike)
+    starts = [0, *compress(range(1, total), map(not_, joins))]
+    ends = [*starts[1:], total]
+    differing = list(accumulate(map(not_, identical), initial=0))
     return Runs(
         lines=list(map(lines.__getitem__, starts)),
         counts=list(map(sub, ends, starts)),
-        exact=list(map(eq, map(differing.__getitem__, last), map(differing.__getitem__, starts))),
+        exact=list(
+            map(
+                eq,
+                map(differing.__getitem__, map(sub, ends, repeat(1))),
+                map(differing.__getitem__, starts),
+            )
+        ),
         important=list(map(hot.__getitem__, starts)),
     )
 
