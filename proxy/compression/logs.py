@@ -68,7 +68,7 @@ _LOG_LINE = re.compile(
 # How many lines must look like tool output for the whole text to be treated as such.
 LOG_LINE_SHARE = 0.2
 # Looking at this much of the head and of the tail is enough to tell log output from other text.
-SAMPLE_CHARS = 8 * 1024
+SAMPLE_CHARS = 4 * 1024
 _DIGITS = b"0123456789"
 # The line-number gutter of a compiler's code excerpt (`42 |     let cfg = load();`).
 _GUTTER = re.compile(r"\d+ +\|")
@@ -164,21 +164,22 @@ def kept_entries(runs: Runs) -> list[bool]:
         return [True] * total
     keep = [True] * HEAD_LINES + [False] * (total - HEAD_LINES - TAIL_LINES) + [True] * TAIL_LINES
     for index in compress(range(total), runs.important):
-        _keep_context(runs.lines, keep, index)
+        _keep_context(runs, keep, index)
     # A lone left-out line is kept: its marker would be as long as the line.
     for index in [i for i in range(1, total - 1) if not keep[i] and keep[i - 1] and keep[i + 1]]:
         keep[index] = True
     return keep
 
 
-def _keep_context(lines: list[str], keep: list[bool], index: int) -> None:
+def _keep_context(runs: Runs, keep: list[bool], index: int) -> None:
     """Keep an important line, the line before it, the line after it and the block it opens."""
-    total = len(lines)
+    total = len(runs.lines)
     for neighbour in (index - 1, index, index + 1):
         if 0 <= neighbour < total:
             keep[neighbour] = True
     for follow in range(index + 2, min(total, index + 2 + CONTINUATION_LINES)):
-        if not _continues(lines[follow]):
+        # An important line opens its own block; stack frames are each important.
+        if runs.important[follow] or not _continues(runs.lines[follow]):
             break
         keep[follow] = True
 
