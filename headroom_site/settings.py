@@ -78,10 +78,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://headroom")}
 
 # Channel layer for the live dashboard: in memory by default, Redis for several workers.
+# channels-redis waits for messages with 5 s blocking reads; redis-py's own 5 s socket timeout
+# would cut them first and close every idle dashboard socket, so reads may take 15 s (a
+# `?socket_timeout=` in the URL still wins).
 _channels_redis = env.str("CHANNEL_REDIS_URL", default="")
 CHANNEL_LAYERS = {
     "default": (
-        {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [_channels_redis]}}
+        {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": _channels_redis, "socket_timeout": 15}]},
+        }
         if _channels_redis
         else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
     )
