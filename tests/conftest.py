@@ -165,8 +165,9 @@ def start_gateway(
         ANTHROPIC_TARGET_API_URL=defaults_url,
         GEMINI_TARGET_API_URL=defaults_url,
         **E2E_KEYS,
-        **(extra_env or {}),
     )
+    # Applied last, so a test may replace any of the above (DATABASE_URL, the poll interval).
+    env.update(extra_env or {})
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "manage.py", "serve", "--port", str(port)],

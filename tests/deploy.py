@@ -1,0 +1,183 @@
+"""A private PostgreSQL cluster and Redis server on 127.0.0.1 for tests of several workers, and a
+helper that runs `manage.py` against them in a subprocess. Every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import redis
+
+from tests.conftest import ROOT, free_port
+
+# Longest wait for a server to start or stop, and for one `manage.py` command.
+START_SECONDS = 30
+COMMAND_SECONDS = 120
+PG_USER = "headroom"
+
+
+def postgres_bin(name: str) -> str | None:
+    """A PostgreSQL server binary: on PATH, else Debian's newest /usr/lib/postgresql/N/bin."""
+    found = shutil.which(name)
+    if found:
+        return found
+    versions = glob.glob(f"/usr/lib/postgresql/*/bin/{name}")
+    versions.sort(key=lambda path: int(Path(path).parent.parent.name))
+    return versions[-1] if versions else None
+
+
+def missing_servers() -> list[str]:
+    """The server binaries this machine lacks (.ci/run installs them)."""
+    needed = {"initdb": postgres_bin("initdb"), "redis-server": shutil.which("redis-server")}
+    return [name for name, path in needed.items() if path is None]
+
+
+def _as_cluster_owner(command: list[str]) -> list[str]:
+    # PostgreSQL refuses to run as root; root hands the cluster to the `postgres` system user.
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *command]
+    return command
+
+
+@dataclass
+class PostgresCluster:
+    directory: Path
+    port: int
+
+    def url(self, database: str) -> str:
+        return f"postgres://{PG_USER}@127.0.0.1:{self.port}/{database}"
+
+    def connect(self, database: str = "postgres") -> psycopg.Connection:
+        return psycopg.connect(self.url(database).replace("postgres://", "postgresql://"))
+
+    def create_database(self, name: str) -> str:
+        """A new empty database; returns its DATABASE_URL."""
+        with self.connect() as conn:
+            conn.autocommit = True
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def stop(self) -> None:
+        pg_ctl = postgres_bin("pg_ctl")
+        try:
+            subprocess.run(
+                _as_cluster_owner([str(pg_ctl), "-D", str(self.directory), "-m", "immediate"])
+                + ["-w", "-t", str(START_SECONDS), "stop"],
+                capture_output=True,
+                timeout=START_SECONDS + 5,
+            )
+        finally:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def start_postgres() -> PostgresCluster:
+    """initdb and start a cluster in a fresh temporary directory, trusting local connections."""
+    # Not under pytest's tmp_path: its parent is private to root, and the cluster runs as postgres.
+    directory = Path(tempfile.mkdtemp(prefix="headroom-pg-"))
+    if os.geteuid() == 0:
+        owner = pwd.getpwnam("postgres")
+        os.chown(directory, owner.pw_uid, owner.pw_gid)
+    port = free_port()
+    try:
+        _run(
+            _as_cluster_owner([str(postgres_bin("initdb")), "-D", str(directory)])
+            + ["-A", "trust", "-U", PG_USER, "--no-sync"]
+        )
+        # Durability is of no use to a throwaway test cluster; skipping fsync spares the disk.
+        options = (
+            f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
+        _run(
+            _as_cluster_owner([str(postgres_bin("pg_ctl")), "-D", str(directory)])
+            + ["-l", str(directory / "server.log"), "-o", options, "-w"]
+            + ["-t", str(START_SECONDS), "start"]
+        )
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    return PostgresCluster(directory, port)
+
+
+def _run(command: list[str]) -> None:
+    done = subprocess.run(command, capture_output=True, text=True, timeout=START_SECONDS + 5)
+    if done.returncode != 0:
+        raise RuntimeError(f"{command[0]} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+
+
+@dataclass
+class RedisServer:
+    process: subprocess.Popen
+    port: int
+    directory: Path
+
+    def url(self, db: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def start_redis() -> RedisServer:
+    """A redis-server that keeps nothing on disk, answering PING before this returns."""
+    directory = Path(tempfile.mkdtemp(prefix="headroom-redis-"))
+    port = free_port()
+    with (directory / "redis.log").open("wb") as log:
+        process = subprocess.Popen(
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+            + ["--appendonly", "no", "--dir", str(directory)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    server = RedisServer(process, port, directory)
+    deadline = time.monotonic() + START_SECONDS
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if redis.Redis(port=port, socket_timeout=1).ping():
+                return server
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    log_text = (directory / "redis.log").read_text(errors="replace")
+    server.stop()
+    raise RuntimeError(f"redis-server did not start:\n{log_text}")
+
+
+def command_env(settings: dict[str, str]) -> dict[str, str]:
+    """The environment of a `manage.py` subprocess: these settings, and no credentials."""
+    env = {key: value for key, value in os.environ.items() if not key.endswith("_KEY")}
+    env.update(DJANGO_SETTINGS_MODULE="headroom_site.settings", **settings)
+    return env
+
+
+def manage(
+    settings: dict[str, str], *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `manage.py ARGS` with these settings; raises with its output if it fails."""
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=command_env(settings),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_SECONDS,
+    )
+    if done.returncode != 0:
+        raise AssertionError(f"manage.py {args[0]} failed:\n{done.stdout}{done.stderr}")
+    return done
