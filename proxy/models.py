@@ -66,9 +66,16 @@ class RequestLog(models.Model):
     cache_read_tokens = models.PositiveIntegerField(default=0)
     cache_write_tokens = models.PositiveIntegerField(default=0)
     usage_reported = models.BooleanField(default=False)
-    # The savings engine's input-token estimates; NULL when it did not run.
+    # Input tokens before and after the savings engine, the offline estimate calibrated with the
+    # billed input (proxy.savings); NULL when it did not run.
     tokens_before = models.PositiveIntegerField(null=True, blank=True)
     tokens_after = models.PositiveIntegerField(null=True, blank=True)
+    # The estimator's own figures for the body as received and as forwarded, uncalibrated; set
+    # whenever it counted the body, engine or not, and priced when no usage was billed.
+    estimated_tokens_before = models.PositiveIntegerField(null=True, blank=True)
+    estimated_tokens_after = models.PositiveIntegerField(null=True, blank=True)
+    # Why the body was or was not changed: compressed, no_tool_output, budget_exceeded, bypass, …
+    savings_note = models.CharField(max_length=64, blank=True)
     cache_hit = models.BooleanField(default=False)
     cost_usd = models.DecimalField(**USD, null=True, blank=True)  # NULL when unpriced
     saved_usd = models.DecimalField(**USD, null=True, blank=True)  # NULL when unpriced

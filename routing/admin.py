@@ -149,6 +149,7 @@ class UpstreamRouteForm(forms.ModelForm):
             "auth",
             "strip_prefix",
             "compression",
+            "compression_min_bytes",
             "cache_ttl",
             "connect_timeout",
             "read_timeout",
@@ -187,7 +188,18 @@ class UpstreamRouteAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["position", "model_prefix", "enabled"]}),
         ("Upstream", {"fields": ["upstream", "protocol", "auth", "strip_prefix"]}),
-        ("Behaviour", {"fields": ["compression", "cache_ttl", "connect_timeout", "read_timeout"]}),
+        (
+            "Behaviour",
+            {
+                "fields": [
+                    "compression",
+                    "compression_min_bytes",
+                    "cache_ttl",
+                    "connect_timeout",
+                    "read_timeout",
+                ]
+            },
+        ),
         ("Notes", {"fields": ["notes", "created", "updated"]}),
     ]
 

@@ -88,6 +88,14 @@ class UpstreamRoute(models.Model):
         blank=True,
         help_text="Tool-output compression for this route; blank uses the gateway default.",
     )
+    compression_min_bytes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text=(
+            "Tool outputs smaller than this many bytes are left alone, e.g. 1024; "
+            "blank = HEADROOM_COMPRESSION_MIN_BYTES."
+        ),
+    )
     cache_ttl = models.PositiveIntegerField(
         default=0,
         help_text="Seconds an identical request may be answered from the cache, e.g. 300; 0 = off.",

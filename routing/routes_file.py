@@ -31,6 +31,10 @@ def _is_number(value: Any) -> bool:
 TEXT = Kind("a string", lambda value: isinstance(value, str))
 FLAG = Kind("true or false", lambda value: isinstance(value, bool))
 COUNT = Kind("a whole number", lambda value: _is_number(value) and isinstance(value, int))
+COUNT_OR_NULL = Kind(
+    "a whole number, or null",
+    lambda value: value is None or COUNT.accepts(value),
+)
 SECONDS = Kind(
     "a number of seconds greater than 0, or null",
     lambda value: value is None or (_is_number(value) and math.isfinite(value) and value > 0),
@@ -44,6 +48,7 @@ KEYS: dict[str, Kind] = {
     "auth": TEXT,
     "strip_prefix": FLAG,
     "compression": TEXT,
+    "compression_min_bytes": COUNT_OR_NULL,
     "cache_ttl": COUNT,
     "connect_timeout": SECONDS,
     "read_timeout": SECONDS,
