@@ -60,7 +60,7 @@ def json_deeper_than(body: bytes, limit: int) -> bool:
     Every step runs in C or once per run of brackets, so a hostile body costs about what
     parsing it would; a body that is not JSON, or is malformed, is left to the parser.
     """
-    if not _JSON_CONTAINER.match(body):
+    if not _JSON_CONTAINER.match(body) or body.count(b"[") + body.count(b"{") <= limit:
         return False
     brackets = structure(body)
     if brackets.count(b"[") <= limit:
@@ -89,7 +89,7 @@ def max_depth(brackets: bytes) -> int:
 def structure(body: bytes) -> bytes:
     """The body's brackets outside strings, all written as `[` and `]`."""
     # Escaped backslashes first, so that in `\\"` the quote still ends its string.
-    text = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    text = body.replace(b"\\\\", b"").replace(b'\\"', b"") if b"\\" in body else body
     text = text.translate(None, _NOT_STRUCTURE).replace(b'""', b"")
     if b'"' in text:
         text = _STRING.sub(b"", text)
