@@ -363,7 +363,6 @@ def test_no_x_headroom_header_ever_reaches_an_upstream(
     headers = {
         "authorization": "Bearer sk-client",
         "x-headroom-bypass": "true",
-        "X-Headroom-Key": "hr-secret",
         "x-headroom-base-url": mock_upstream.url,
         "x-headroom-upstream": mock_upstream.url + "/v1",
         "x-headroom-anything": "1",
