@@ -88,14 +88,19 @@ class LogWriter:
 
     def _run(self) -> None:
         interval = settings.HEADROOM_LOG_FLUSH_SECONDS
-        while not self.stopping.is_set():
-            self.wake.wait(interval)
-            self.wake.clear()
-            self.flush()
-            # The writer keeps its one connection between batches, except after a database
-            # error: that one may be broken, so the next batch reconnects.
-            if connection.errors_occurred:
-                connection.close()
+        try:
+            while not self.stopping.is_set():
+                self.wake.wait(interval)
+                self.wake.clear()
+                self.flush()
+                # The writer keeps its one connection between batches, except after a database
+                # error: that one may be broken, so the next batch reconnects.
+                if connection.errors_occurred:
+                    connection.close()
+        finally:
+            # The connection belongs to this thread: close it here, or a PostgreSQL session
+            # stays open until the process exits.
+            connection.close()
 
     def flush(self) -> int:
         """Write every queued row now, from the calling thread; returns how many were saved."""
