@@ -177,7 +177,8 @@ class GatewayKey(models.Model):
     )
     # The first characters of the secret, enough to tell keys apart in lists and logs.
     prefix = models.CharField(max_length=12, editable=False)
-    # HMAC-SHA256 of the secret under the server's key secret (proxy/keys.py), hex.
+    # HMAC-SHA256 of the secret under the server's key secret (proxy/keys.py), hex. Unique, so
+    # two rows can never answer to one secret; its index serves no query (keys are read whole).
     secret_hash = models.CharField(max_length=64, unique=True, editable=False)
     active = models.BooleanField(default=True, help_text="Untick to refuse this key at once.")
     expires = models.DateTimeField(
