@@ -6,15 +6,17 @@ from __future__ import annotations
 # imports a reactor.
 import daphne.server  # noqa: I001  isort:skip
 
+import asyncio
 import logging
 import threading
 
 from daphne.endpoints import build_endpoint_description_strings
 from django.core.management.base import BaseCommand, CommandParser
 from twisted.internet import reactor
+from twisted.internet.defer import Deferred
 
 from headroom_site.asgi import application
-from proxy import checks, logwriter
+from proxy import checks, logwriter, upstream
 
 logger = logging.getLogger("headroom.serve")
 # Longest a shutdown waits for the request log to be written.
@@ -46,7 +48,15 @@ class Command(BaseCommand):
         # Graceful stop (SIGTERM/SIGINT): once Daphne's "before" trigger has ended the requests
         # in flight, write the queued request-log rows before the process exits.
         reactor.addSystemEventTrigger("during", "shutdown", flush_request_log)
+        # Registered once running, so it comes after Daphne's own "before" trigger has ended the
+        # requests in flight; the event loop still runs in that phase, not in the next.
+        reactor.callWhenRunning(reactor.addSystemEventTrigger, "before", "shutdown", close_upstream)
         server.run()
+
+
+def close_upstream() -> Deferred:
+    """Close the pooled upstream connections on the reactor's own event loop."""
+    return Deferred.fromFuture(asyncio.ensure_future(upstream.reset_client()))
 
 
 def flush_request_log() -> None:
