@@ -135,6 +135,9 @@ def set_up(gateway: Gateway, mocks: list[MockUpstream]) -> dict[str, str]:
 
 def run_session(gateway: Gateway, secrets: dict[str, str]) -> list[int]:
     """One request per credential position and per kind of refusal; returns the statuses."""
+    # The rate-limited key's two requests must fall in one minute window.
+    if time.time() % 60 > 50:
+        time.sleep(60.5 - time.time() % 60)
     base, statuses = gateway.url, []
     with openai.OpenAI(base_url=f"{base}/v1", api_key=secrets["team-a"], max_retries=0) as sdk:
         sdk.chat.completions.create(model="gpt-5", messages=[{"role": "user", "content": "hi"}])

@@ -41,6 +41,17 @@ def _fresh_keys() -> Iterator[None]:
     keys.reset()
 
 
+def clear_of_minute_end(seconds: float) -> None:
+    """Wait, if need be, so the next `seconds` fall inside one calendar minute (one window)."""
+    if time.time() % 60 > 60 - seconds:
+        time.sleep(60.5 - time.time() % 60)
+
+
+@pytest.fixture
+def one_window() -> None:
+    clear_of_minute_end(5)
+
+
 def log_row(key: GatewayKey, cost: str | None, created: object = None) -> RequestLog:
     return RequestLog.objects.create(
         created=created or timezone.now(),
@@ -59,7 +70,7 @@ def log_row(key: GatewayKey, cost: str | None, created: object = None) -> Reques
 
 class LimitTests(TestCase):
     @pytest.fixture(autouse=True)
-    def _seam(self, upstream_seam: UpstreamSeam) -> None:
+    def _seam(self, upstream_seam: UpstreamSeam, one_window: None) -> None:
         self.seam = upstream_seam
 
     @classmethod
@@ -228,7 +239,7 @@ def test_the_minute_counter_lives_in_redis_when_the_cache_is_redis(
 
 @pytest.mark.django_db(transaction=True)
 def test_the_rate_limit_holds_through_the_gateway_with_a_redis_cache(
-    redis_server: RedisServer, upstream_seam: UpstreamSeam, client: object
+    redis_server: RedisServer, upstream_seam: UpstreamSeam, client: object, one_window: None
 ) -> None:
     UpstreamRoute.objects.create(model_prefix="*", upstream="http://127.0.0.1:9")
     key, secret = keys.issue(team="research", requests_per_minute=2)
@@ -280,9 +291,7 @@ def test_two_workers_share_one_rate_limit_through_redis(
     key, secret = keys.issue(team="research", requests_per_minute=3)
     headers = {"x-headroom-key": secret, "x-api-key": "sk-ant-client"}
     time.sleep(0.5)  # both workers' refresh threads read the new route and key
-    # Keep the four requests inside one minute, so one window holds them all.
-    if time.time() % 60 > 55:
-        time.sleep(61 - time.time() % 60)
+    clear_of_minute_end(5)  # the four requests share one window
     statuses = []
     for worker in (*two_workers, *two_workers):
         reply = httpx.post(f"{worker.url}/v1/messages", content=MESSAGE, headers=headers)
