@@ -76,6 +76,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache: local memory by default; CACHE_URL=redis://… to share it between workers.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://headroom")}
+# Local memory is bounded in entries (rate counters and cached responses together) and, for
+# responses, in bytes by HEADROOM_RESPONSE_CACHE_MAX_BYTES; Redis by its own maxmemory policy.
+if CACHES["default"]["BACKEND"].endswith(".LocMemCache"):
+    CACHES["default"].setdefault("OPTIONS", {}).setdefault(
+        "MAX_ENTRIES", env.int("HEADROOM_CACHE_MAX_ENTRIES", default=2000)
+    )
 
 # Channel layer for the live dashboard: in memory by default, Redis for several workers.
 # channels-redis waits for messages with 5 s blocking reads; redis-py's own 5 s socket timeout
@@ -144,6 +150,21 @@ HEADROOM_MAX_HEADERS = env.int("HEADROOM_MAX_HEADERS", default=100)
 HEADROOM_MAX_HEADER_BYTES = env.int("HEADROOM_MAX_HEADER_BYTES", default=12 * 1024)
 HEADROOM_MAX_MODEL_LENGTH = env.int("HEADROOM_MAX_MODEL_LENGTH", default=256)
 HEADROOM_MAX_JSON_DEPTH = env.int("HEADROOM_MAX_JSON_DEPTH", default=64)
+
+# Savings engine (SPEC §2, §5): the compression mode of routes that leave it blank (off, lossless,
+# aggressive), tool outputs smaller than HEADROOM_COMPRESSION_MIN_BYTES are left alone, and past
+# HEADROOM_COMPRESSION_BUDGET_MS (0 = no limit) the body is forwarded as it came.
+HEADROOM_COMPRESSION_DEFAULT = env.str("HEADROOM_COMPRESSION_DEFAULT", default="lossless")
+HEADROOM_COMPRESSION_MIN_BYTES = env.int("HEADROOM_COMPRESSION_MIN_BYTES", default=512)
+HEADROOM_COMPRESSION_BUDGET_MS = env.float("HEADROOM_COMPRESSION_BUDGET_MS", default=20.0)
+# Response cache (routes with a cache_ttl): answers larger than the entry limit are never stored,
+# and with the local-memory cache each worker's stored answers stay under the total.
+HEADROOM_RESPONSE_CACHE_MAX_ENTRY_BYTES = env.int(
+    "HEADROOM_RESPONSE_CACHE_MAX_ENTRY_BYTES", default=8 * 1024 * 1024
+)
+HEADROOM_RESPONSE_CACHE_MAX_BYTES = env.int(
+    "HEADROOM_RESPONSE_CACHE_MAX_BYTES", default=256 * 1024 * 1024
+)
 
 # Request log writer: queued rows (beyond this many, rows are dropped and counted), rows per
 # INSERT, and seconds between writes; 0 turns the writer thread off (rows wait for a flush).

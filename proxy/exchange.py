@@ -48,7 +48,12 @@ class Exchange:
     # Estimated input tokens before and after the savings engine; None when it did not run.
     tokens_before: int | None = None
     tokens_after: int | None = None
+    # The estimate of the body forwarded, engine or not (proxy.savings), and why the engine
+    # changed the body or left it alone.
+    estimated_input: int | None = None
+    savings_note: str = ""
     cache_hit: bool = False
+    cache_status: str = ""  # x-headroom-cache: hit or miss on routes with a cache_ttl
     team: str = ""
     gateway_key_id: int | None = None
     finished: bool = False

@@ -16,11 +16,22 @@ import httpx
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
-from proxy import credentials, egress, hardening, jsonbody, keys, protocols, upstream
+from proxy import (
+    credentials,
+    egress,
+    hardening,
+    jsonbody,
+    keys,
+    protocols,
+    responsecache,
+    savings,
+    upstream,
+)
 from proxy.errors import GatewayError, error_response, from_httpx
 from proxy.exchange import Exchange
 from proxy.protocols import gemini, openai
 from proxy.relay import Relay
+from proxy.responsecache import Slot
 from routing import table
 from routing.resolver import Resolution, ResolutionError, parse_override, resolve
 
@@ -68,6 +79,10 @@ async def handle(request: HttpRequest, surface: Surface) -> HttpResponse:
         await keys.identify(inbound, exchange)
         resolution = await resolve_request(inbound)
         describe_route(exchange, resolution)
+        savings.apply(inbound, resolution.route, exchange)
+        slot = await responsecache.open_slot(inbound, resolution.route, exchange)
+        if slot is not None and slot.entry is not None:
+            return with_gateway_headers(responsecache.replay(slot.entry, exchange), exchange)
         outgoing = build_upstream_request(inbound, resolution)
         if resolution.check_addresses:
             outgoing = await egress.pin(outgoing, resolution)
@@ -76,7 +91,7 @@ async def handle(request: HttpRequest, surface: Surface) -> HttpResponse:
             reply = await upstream.send(outgoing)
         except httpx.HTTPError as exc:
             raise from_httpx(exc) from None
-        response = await respond(reply, inbound, exchange)
+        response = await respond(reply, inbound, exchange, slot)
         handed_off = response.streaming
         return response
     except GatewayError as error:
@@ -236,7 +251,9 @@ def rewrite_model(inbound: Inbound, model: str) -> tuple[str, bytes]:
     return inbound.path, jsonbody.replace_top_level_string(inbound.body, "model", model)
 
 
-async def respond(reply: httpx.Response, inbound: Inbound, exchange: Exchange) -> HttpResponse:
+async def respond(
+    reply: httpx.Response, inbound: Inbound, exchange: Exchange, slot: Slot | None = None
+) -> HttpResponse:
     exchange.status = reply.status_code
     if should_buffer(reply):
         try:
@@ -248,10 +265,13 @@ async def respond(reply: httpx.Response, inbound: Inbound, exchange: Exchange) -
         exchange.upstream_done = exchange.first_byte = time.perf_counter()
         if reply.is_success:
             exchange.usage = protocols.get(inbound.family).usage_from_json(body)
+        if slot is not None:
+            await slot.store(reply, body, exchange.usage, streamed=False)
         response = HttpResponse(body, status=reply.status_code, reason=reply.reason_phrase)
         response["content-length"] = str(len(body))
     else:
-        relay = Relay(reply, exchange, inbound.family, inbound.hide_usage_chunk)
+        recorder = slot.recorder(reply) if slot is not None else None
+        relay = Relay(reply, exchange, inbound.family, inbound.hide_usage_chunk, recorder)
         response = StreamingHttpResponse(
             relay, status=reply.status_code, reason=reply.reason_phrase
         )
@@ -286,4 +306,8 @@ def with_gateway_headers(response: HttpResponse, exchange: Exchange) -> HttpResp
     response["x-headroom-request-id"] = exchange.request_id
     if exchange.route_label:
         response["x-headroom-route"] = exchange.route_label
+    for name, value in savings.headers(exchange).items():
+        response[name] = value
+    if exchange.cache_status:
+        response["x-headroom-cache"] = exchange.cache_status
     return response

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.db import connection
 
-from proxy import consumers, metrics, pricing
+from proxy import consumers, metrics, pricing, savings
 from proxy.models import RequestLog
 from proxy.usage import Usage
 from routing.models import UpstreamRoute
@@ -178,6 +178,8 @@ def price(row: RequestLog, usage: Usage | None) -> None:
         tokens_before=row.tokens_before,
         tokens_after=row.tokens_after,
         cache_hit=row.cache_hit,
+        estimated_input=row.estimated_tokens_after,
+        billed=pricing.billable(row.status, row.endpoint),
     )
     row.cost_usd, row.saved_usd, row.cost_source = cost.cost_usd, cost.saved_usd, cost.source
 
@@ -224,9 +226,8 @@ def row_values(exchange: Exchange) -> dict[str, object]:
         cache_read_tokens=billed.cache_read_tokens if billed else 0,
         cache_write_tokens=billed.cache_write_tokens if billed else 0,
         usage_reported=usage is not None,
-        tokens_before=exchange.tokens_before,
-        tokens_after=exchange.tokens_after,
         cache_hit=exchange.cache_hit,
+        **savings.row_fields(exchange),
     )
 
 

@@ -22,6 +22,8 @@ PRICE_REFRESH_SECONDS = 60.0
 MILLION = Decimal(1_000_000)
 # Ten decimal places, as stored in RequestLog.cost_usd and saved_usd.
 USD_QUANTUM = Decimal("0.0000000001")
+# Token-counting endpoints (anthropic, openai Responses, gemini) are free to call.
+FREE_ENDPOINTS = ("/count_tokens", "/input_tokens", ":countTokens")
 
 
 @dataclass(frozen=True)
@@ -113,11 +115,40 @@ def usage_cost(usage: Usage, rate: Rate) -> Decimal:
     return _usd(total)
 
 
-def saved_cost(tokens_before: int | None, tokens_after: int | None, rate: Rate) -> Decimal:
-    """Tokens the savings engine removed, priced as the uncached input they would have been."""
+def input_rate(usage: Usage | None, rate: Rate) -> Decimal:
+    """USD per million input tokens at this request's own mix of uncached, cache-read and
+    cache-write input; the uncached rate when nothing was billed."""
+    if usage is None:
+        return rate.input
+    billed = usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens
+    if not billed:
+        return rate.input
+    mixed = (
+        usage.input_tokens * rate.input
+        + usage.cache_read_tokens * rate.cache_read
+        + usage.cache_write_tokens * rate.cache_write
+    )
+    return mixed / billed
+
+
+def saved_cost(
+    tokens_before: int | None, tokens_after: int | None, rate: Rate, usage: Usage | None = None
+) -> Decimal:
+    """Tokens the savings engine removed, priced as the input they would have been.
+
+    A removed token would have been billed like the request's input was: tool output sits in the
+    cached prefix of a conversation as often as in its new turn, so the request's own mix of
+    uncached, cache-read and cache-write input prices it.
+    """
     if tokens_before is None or tokens_after is None:
         return _usd(Decimal(0))
-    return _usd(max(tokens_before - tokens_after, 0) * rate.input)
+    return _usd(max(tokens_before - tokens_after, 0) * input_rate(usage, rate))
+
+
+def billable(status: int, endpoint: str) -> bool:
+    """Whether the upstream bills a request that reported no usage: it answered 2xx on an
+    endpoint that is not a free token count."""
+    return 200 <= status < 300 and not endpoint.rstrip("/").endswith(FREE_ENDPOINTS)
 
 
 def compute(
@@ -127,24 +158,31 @@ def compute(
     tokens_before: int | None = None,
     tokens_after: int | None = None,
     cache_hit: bool = False,
+    estimated_input: int | None = None,
+    billed: bool = True,
 ) -> Cost:
-    """Cost and saved cost of one request; a model without a price stays unpriced, never $0."""
+    """Cost and saved cost of one request; a model without a price stays unpriced, never $0.
+
+    Without billed usage, `estimated_input` (default: `tokens_after`) is priced as uncached input
+    and the cost is marked estimated, but only when `billed` says the upstream charges for it.
+    """
     if rate is None:
         return UNPRICED
-    saved = saved_cost(tokens_before, tokens_after, rate)
+    saved = saved_cost(tokens_before, tokens_after, rate, usage)
     if usage is not None:
-        billed = usage_cost(usage, rate)
+        cost = usage_cost(usage, rate)
         if cache_hit:
             # Answered from the gateway's cache: the upstream billed nothing, and the whole
             # would-be cost is saved.
-            return Cost(_usd(Decimal(0)), billed + saved, CostSource.PRICED)
-        return Cost(billed, saved, CostSource.PRICED)
-    if tokens_after is not None and not cache_hit:
-        # No billed usage came back, but the savings engine counted the input it sent.
-        estimate = Usage(input_tokens=tokens_after)
-        return Cost(usage_cost(estimate, rate), saved, CostSource.ESTIMATED)
-    # Nothing was billed (a gateway-made error, a refused request, a listing endpoint).
-    return Cost(_usd(Decimal(0)), saved, CostSource.PRICED)
+            return Cost(_usd(Decimal(0)), cost + saved, CostSource.PRICED)
+        return Cost(cost, saved, CostSource.PRICED)
+    estimate = tokens_after if estimated_input is None else estimated_input
+    if estimate is not None and billed and not cache_hit:
+        # No billed usage came back (an aborted stream), but the estimator counted the input.
+        return Cost(usage_cost(Usage(input_tokens=estimate), rate), saved, CostSource.ESTIMATED)
+    # Nothing was billed (a gateway-made error, an upstream error, a free endpoint), so nothing
+    # was saved either.
+    return Cost(_usd(Decimal(0)), _usd(Decimal(0)), CostSource.PRICED)
 
 
 def _usd(per_million: Decimal) -> Decimal:

@@ -17,6 +17,7 @@ import httpx
 from proxy import protocols
 from proxy.errors import from_httpx, stream_error_event
 from proxy.exchange import Exchange
+from proxy.responsecache import Recorder
 from proxy.usage import Observer
 
 
@@ -31,12 +32,20 @@ def observer_for(reply: httpx.Response, family: str, hide_usage_chunk: bool) -> 
 
 class Relay:
     def __init__(
-        self, reply: httpx.Response, exchange: Exchange, family: str, hide_usage_chunk: bool = False
+        self,
+        reply: httpx.Response,
+        exchange: Exchange,
+        family: str,
+        hide_usage_chunk: bool = False,
+        recorder: Recorder | None = None,
     ) -> None:
         self.reply = reply
         self.exchange = exchange
         self.family = family
         self.observer = observer_for(reply, family, hide_usage_chunk)
+        # Keeps what the client receives for the response cache; only a body relayed to its
+        # end is stored, never one that failed or was abandoned.
+        self.recorder = recorder
         self.started = False
         self.loop = asyncio.get_running_loop()
 
@@ -51,10 +60,14 @@ class Relay:
                 exchange.mark_first_byte()
                 passed = observer.feed(chunk)
                 if passed:
+                    self._record(passed)
                     yield passed
             tail = observer.close()
             if tail:
+                self._record(tail)
                 yield tail
+            if self.recorder is not None:
+                await self.recorder.complete(observer.usage)
         except httpx.HTTPError as exc:
             # The status line is gone already: the failure becomes one error event (SPEC §6).
             error = from_httpx(exc)
@@ -67,6 +80,10 @@ class Relay:
             exchange.usage = observer.usage
             await self.reply.aclose()
             exchange.finish()
+
+    def _record(self, chunk: bytes) -> None:
+        if self.recorder is not None:
+            self.recorder.add(chunk)
 
     def close(self) -> None:
         """Called by Django (in a worker thread) once the response is done or abandoned."""

@@ -1,0 +1,130 @@
+"""The savings step of one request: the route's compression policy, the engine run within its
+budget, and the token figures the response headers (SPEC §5) and the request log (§9) report.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from proxy.compression import CompressionResult, compress_request
+from proxy.compression.engine import ERROR_PREFIX, MODE_OFF, UNKNOWN_MODE, UNSUPPORTED_ENDPOINT
+from proxy.compression.policy import OFF, RequestPolicy, from_settings
+from proxy.usage import Usage
+
+if TYPE_CHECKING:
+    from proxy.exchange import Exchange
+    from proxy.gateway import Inbound
+    from routing.models import UpstreamRoute
+
+logger = logging.getLogger(__name__)
+
+BYPASS_HEADER = "x-headroom-bypass"
+BYPASS = "bypass"
+_TRUE = frozenset({"true", "1", "yes"})
+# Engine outcomes that mean it never looked at the body: no headers, no tokens on the row.
+_NOT_RUN = frozenset({MODE_OFF, UNKNOWN_MODE, UNSUPPORTED_ENDPOINT})
+
+
+def bypassed(inbound: Inbound) -> bool:
+    return inbound.headers.get(BYPASS_HEADER, "").strip().lower() in _TRUE
+
+
+def policy_for(route: UpstreamRoute | None) -> RequestPolicy:
+    """The route's mode and minimum block size, each blank one taken from the settings."""
+    chosen = from_settings(route.compression if route is not None else "")
+    if route is not None and route.compression_min_bytes is not None:
+        chosen = replace(chosen, min_bytes=route.compression_min_bytes)
+    return chosen
+
+
+def apply(inbound: Inbound, route: UpstreamRoute | None, exchange: Exchange) -> None:
+    """Compress the tool output of a model-routed request body in place; never fails a request.
+
+    A request the engine may not touch (bypass, mode off, an endpoint without tool output) is
+    still counted, so a row without billed usage can be priced from the estimate.
+    """
+    if not inbound.model or not inbound.body:
+        return
+    chosen = policy_for(route)
+    skip = BYPASS if bypassed(inbound) else ""
+    try:
+        result = compress(inbound, OFF if skip else chosen.mode, chosen)
+    except Exception as exc:
+        # The engine promises not to raise; if it ever does, the body still goes as it came.
+        # Only the class name is logged: the message may quote the request.
+        logger.warning("compression failed with %s; body forwarded unchanged", type(exc).__name__)
+        exchange.savings_note = ERROR_PREFIX + type(exc).__name__
+        return
+    inbound.body = result.body
+    exchange.estimated_input = result.tokens_after
+    exchange.savings_note = skip or result.reason
+    if not skip and result.reason not in _NOT_RUN:
+        exchange.tokens_before, exchange.tokens_after = result.tokens_before, result.tokens_after
+
+
+def compress(inbound: Inbound, mode: str, chosen: RequestPolicy) -> CompressionResult:
+    return compress_request(
+        inbound.family,
+        inbound.path,
+        inbound.body,
+        mode=mode,
+        min_bytes=chosen.min_bytes,
+        budget_ms=chosen.budget_ms,
+    )
+
+
+def billed_input(usage: Usage | None) -> int:
+    if usage is None:
+        return 0
+    return usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens
+
+
+def calibrated(before: int, after: int, usage: Usage | None) -> tuple[int, int]:
+    """The estimates scaled by k = billed input tokens / estimated tokens sent.
+
+    The estimator is linear in the bytes, so one factor per request turns both figures into the
+    provider's tokens: `after` becomes exactly the billed input. Without billed input the
+    estimates stand as they are.
+    """
+    billed = billed_input(usage)
+    if not billed or after <= 0:
+        return before, after
+    return round(before * billed / after), billed
+
+
+def figures(exchange: Exchange) -> tuple[int, int] | None:
+    """Tokens before and after the engine, calibrated once usage is known; None if not run."""
+    if exchange.tokens_before is None or exchange.tokens_after is None:
+        return None
+    return calibrated(exchange.tokens_before, exchange.tokens_after, exchange.usage)
+
+
+def headers(exchange: Exchange) -> dict[str, str]:
+    """`x-headroom-tokens-*` when the engine ran. A stream's headers leave before its usage
+    arrives, so they carry the uncalibrated estimate; the row keeps both."""
+    counted = figures(exchange)
+    if counted is None:
+        return {}
+    before, after = counted
+    return {
+        "x-headroom-tokens-before": str(before),
+        "x-headroom-tokens-after": str(after),
+        "x-headroom-tokens-saved": str(max(before - after, 0)),
+    }
+
+
+def row_fields(exchange: Exchange) -> dict[str, object]:
+    """The request-log columns of the savings step."""
+    counted = figures(exchange)
+    # Where the engine did not run, the body went as it came: one estimate is both figures.
+    after = exchange.tokens_after if exchange.tokens_after is not None else exchange.estimated_input
+    before = exchange.tokens_before if exchange.tokens_before is not None else after
+    return {
+        "tokens_before": None if counted is None else counted[0],
+        "tokens_after": None if counted is None else counted[1],
+        "estimated_tokens_before": before,
+        "estimated_tokens_after": after,
+        "savings_note": exchange.savings_note[:64],
+    }
