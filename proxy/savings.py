@@ -42,13 +42,16 @@ def policy_for(route: UpstreamRoute | None) -> RequestPolicy:
 def apply(inbound: Inbound, route: UpstreamRoute | None, exchange: Exchange) -> None:
     """Compress the tool output of a model-routed request body in place; never fails a request.
 
-    A request the engine may not touch (bypass, mode off, an endpoint without tool output) is
-    still counted, so a row without billed usage can be priced from the estimate.
+    A stream the engine may not touch (bypass, mode off) is still counted, so that if it breaks
+    off before its usage arrives, its row can be priced from the estimate.
     """
     if not inbound.model or not inbound.body:
         return
     chosen = policy_for(route)
-    skip = BYPASS if bypassed(inbound) else ""
+    skip = skipped(inbound, chosen)
+    if skip and not inbound.stream:
+        exchange.savings_note = skip
+        return
     try:
         result = compress(inbound, OFF if skip else chosen.mode, chosen)
     except Exception as exc:
@@ -62,6 +65,13 @@ def apply(inbound: Inbound, route: UpstreamRoute | None, exchange: Exchange) -> 
     exchange.savings_note = skip or result.reason
     if not skip and result.reason not in _NOT_RUN:
         exchange.tokens_before, exchange.tokens_after = result.tokens_before, result.tokens_after
+
+
+def skipped(inbound: Inbound, chosen: RequestPolicy) -> str:
+    """Why the engine must leave this body alone, or "" when it may compress it."""
+    if bypassed(inbound):
+        return BYPASS
+    return MODE_OFF if chosen.mode == OFF else ""
 
 
 def compress(inbound: Inbound, mode: str, chosen: RequestPolicy) -> CompressionResult:

@@ -111,11 +111,19 @@ def test_a_large_tool_result_is_compressed_and_counted() -> None:
     assert done.tokens_before > done.tokens_after == done.estimated_input > 0
 
 
-def test_a_bypassed_request_keeps_its_body_and_is_only_estimated() -> None:
+def test_a_bypassed_request_keeps_its_body_and_is_not_counted() -> None:
     request, done = inbound(chat_body(), **{"x-headroom-bypass": "true"}), exchange()
     savings.apply(request, route(), done)
     assert request.body == chat_body()
-    assert (done.savings_note, done.tokens_before, done.tokens_after) == ("bypass", None, None)
+    assert (done.savings_note, done.tokens_before, done.estimated_input) == ("bypass", None, None)
+
+
+def test_a_bypassed_stream_is_estimated_in_case_it_breaks_off() -> None:
+    request, done = inbound(chat_body(stream=True), **{"x-headroom-bypass": "true"}), exchange()
+    request.stream = True
+    savings.apply(request, route(), done)
+    assert request.body == chat_body(stream=True)
+    assert (done.savings_note, done.tokens_before) == ("bypass", None)
     assert done.estimated_input > 0
 
 
@@ -123,7 +131,7 @@ def test_a_route_with_compression_off_keeps_the_body() -> None:
     request, done = inbound(chat_body()), exchange()
     savings.apply(request, route(compression="off"), done)
     assert request.body == chat_body()
-    assert (done.savings_note, done.tokens_before) == ("off", None)
+    assert (done.savings_note, done.tokens_before, done.estimated_input) == ("off", None, None)
 
 
 def test_blocks_under_the_route_minimum_are_left_alone() -> None:
