@@ -4,6 +4,7 @@ JSON depth), and the admin and dashboard behind a login with CSRF on."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import httpx
@@ -15,12 +16,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from proxy.hardening import json_deeper_than
-from proxy.models import GatewayKey
+from proxy.models import GatewayKey, RequestLog
 from routing.models import AllowedUpstream, UpstreamRoute
 from tests.conftest import Gateway, UpstreamSeam
 from tests.mock_upstream import MockUpstream
 
 AUTH = {"authorization": "Bearer sk-client"}
+# Longest wait for the real server to write a request-log row.
+ROW_SECONDS = 10.0
 
 
 def nested(depth: int) -> Any:
@@ -180,6 +183,11 @@ def test_the_real_server_answers_too_many_headers_with_a_json_431(
     assert reply.status_code == 431
     assert reply.json()["error"]["code"] == "too_many_headers"
     assert mock_upstream.requests == []
+    # The refusal is logged like any request; waiting for its row keeps it out of later tests.
+    deadline = time.monotonic() + ROW_SECONDS
+    while time.monotonic() < deadline and not RequestLog.objects.filter(status=431).exists():
+        time.sleep(0.05)
+    assert RequestLog.objects.get(status=431).error_type == "too_many_headers"
 
 
 # Admin and dashboard: login required, CSRF enforced.
