@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,12 @@ ANTHROPIC_AUTH = {"x-api-key": "sk-ant-client", "anthropic-version": "2023-06-01
 STAFF = ("savings-ops", "savings-pw")
 # The e2e gateway writes its log rows every second; a row is read within this many seconds.
 ROW_WAIT_SECONDS = 10.0
+
+
+@pytest.fixture
+def model() -> str:
+    """A model name no other test uses: rows a previous test's server wrote late stay apart."""
+    return f"claude-savings-{uuid.uuid4().hex[:10]}"
 
 
 def message(input_tokens: int) -> dict[str, Any]:
@@ -140,18 +147,18 @@ def claude_route(gateway: Gateway, mock: MockUpstream, **fields: object) -> None
     )
 
 
-def logged(count: int) -> list[RequestLog]:
-    """The rows of the last `count` requests, once the gateway's writer has saved them."""
+def logged(model: str, count: int) -> list[RequestLog]:
+    """The model's rows, in order, once the gateway's writer has saved all `count` of them."""
     deadline = time.monotonic() + ROW_WAIT_SECONDS
-    rows = list(RequestLog.objects.order_by("id"))
+    rows = list(RequestLog.objects.filter(model=model).order_by("id"))
     while len(rows) < count and time.monotonic() < deadline:
         time.sleep(0.1)
-        rows = list(RequestLog.objects.order_by("id"))
-    assert len(rows) >= count, f"{len(rows)} of {count} rows were written"
-    return rows[-count:]
+        rows = list(RequestLog.objects.filter(model=model).order_by("id"))
+    assert len(rows) == count, f"{len(rows)} of {count} rows were written"
+    return rows
 
 
-def dashboard(gateway: Gateway) -> str:
+def dashboard(gateway: Gateway, model: str) -> str:
     User.objects.create_user(STAFF[0], password=STAFF[1], is_staff=True)
     with httpx.Client(base_url=gateway.url, timeout=10) as client:
         form = client.get("/admin/login/")
@@ -160,7 +167,7 @@ def dashboard(gateway: Gateway) -> str:
         data = {"username": STAFF[0], "password": STAFF[1], "next": "/dashboard/"}
         login = client.post("/admin/login/", data={**data, "csrfmiddlewaretoken": token[1]})
         assert login.status_code == 302, login.text
-        page = client.get("/dashboard/")
+        page = client.get("/dashboard/", params={"model": model})
         assert page.status_code == 200
         return page.text
 
@@ -177,12 +184,12 @@ def tile(page: str, name: str) -> tuple[str, str]:
 
 
 def test_a_large_tool_result_arrives_smaller_and_the_headers_row_and_dashboard_agree(
-    gateway: Gateway, mock_upstream: MockUpstream
+    gateway: Gateway, mock_upstream: MockUpstream, model: str
 ) -> None:
     claude_route(gateway, mock_upstream)
     mock_upstream.reply_with(Reply.json(message(input_tokens=4000)))
     raw = sdk(gateway).messages.with_raw_response.create(
-        model="claude-sonnet-4", max_tokens=100, messages=pods_conversation()
+        model=model, max_tokens=100, messages=pods_conversation()
     )
     sent = mock_upstream.requests[0].json()["messages"][2]["content"][0]["content"]
 
@@ -193,24 +200,24 @@ def test_a_large_tool_result_arrives_smaller_and_the_headers_row_and_dashboard_a
     assert figures[1] == 4000
     assert int(raw.headers["x-headroom-tokens-saved"]) == figures[0] - figures[1] > 0
 
-    [row] = logged(1)
+    [row] = logged(model, 1)
     assert [row.tokens_before, row.tokens_after] == figures
     assert (row.savings_note, row.input_tokens, row.request_id) == (
         "compressed",
         4000,
         raw.headers["x-headroom-request-id"],
     )
-    value, _ = tile(dashboard(gateway), "tokens_saved")
+    value, _ = tile(dashboard(gateway, model), "tokens_saved")
     assert value == f"{figures[0] - figures[1]:,}"
 
 
 def test_a_repeated_request_on_a_cache_route_is_a_hit_that_never_reaches_the_upstream(
-    gateway: Gateway, mock_upstream: MockUpstream
+    gateway: Gateway, mock_upstream: MockUpstream, model: str
 ) -> None:
     claude_route(gateway, mock_upstream, cache_ttl=60)
     mock_upstream.reply_with(Reply.json(message(input_tokens=4000)))
     client = sdk(gateway)
-    ask = {"model": "claude-sonnet-4", "max_tokens": 100, "messages": pods_conversation()}
+    ask = {"model": model, "max_tokens": 100, "messages": pods_conversation()}
     first = client.messages.with_raw_response.create(**ask)
     second = client.messages.with_raw_response.create(**ask)
 
@@ -220,19 +227,19 @@ def test_a_repeated_request_on_a_cache_route_is_a_hit_that_never_reaches_the_ups
     )
     assert second.parse().model_dump() == first.parse().model_dump()
     assert len(mock_upstream.requests) == 1
-    miss, hit = logged(2)
+    miss, hit = logged(model, 2)
     assert (miss.cache_hit, hit.cache_hit, hit.input_tokens) == (False, True, 0)
     assert second.headers["x-headroom-tokens-before"] == first.headers["x-headroom-tokens-before"]
-    value, detail = tile(dashboard(gateway), "cache_hit_rate")
+    value, detail = tile(dashboard(gateway, model), "cache_hit_rate")
     assert (value, detail) == ("50.0%", "1 answered from the cache")
 
 
 def test_a_streamed_answer_is_replayed_from_the_cache_byte_for_byte_and_to_the_sdk(
-    gateway: Gateway, mock_upstream: MockUpstream
+    gateway: Gateway, mock_upstream: MockUpstream, model: str
 ) -> None:
     claude_route(gateway, mock_upstream, cache_ttl=60)
     mock_upstream.reply_with(Reply.sse(message_stream(input_tokens=4000)))
-    body = {"model": "claude-sonnet-4", "max_tokens": 100, "stream": True}
+    body = {"model": model, "max_tokens": 100, "stream": True}
     body["messages"] = pods_conversation()
     with httpx.Client(base_url=gateway.url, timeout=10) as client:
         relayed = client.post("/v1/messages", json=body, headers=ANTHROPIC_AUTH)
@@ -240,7 +247,7 @@ def test_a_streamed_answer_is_replayed_from_the_cache_byte_for_byte_and_to_the_s
     finals = []
     for _ in range(2):
         with sdk(gateway).messages.stream(
-            model="claude-sonnet-4", max_tokens=100, messages=pods_conversation()
+            model=model, max_tokens=100, messages=pods_conversation()
         ) as stream:
             finals.append(stream.get_final_message())
 
@@ -249,7 +256,7 @@ def test_a_streamed_answer_is_replayed_from_the_cache_byte_for_byte_and_to_the_s
     assert finals[1].model_dump() == finals[0].model_dump()
     assert finals[1].content[0].text == "Hi"
     assert len(mock_upstream.requests) == 2
-    assert [row.cache_hit for row in logged(4)] == [False, True, False, True]
+    assert [row.cache_hit for row in logged(model, 4)] == [False, True, False, True]
 
 
 @pytest.fixture(scope="module")
@@ -268,7 +275,7 @@ def unhurried_server(
 
 
 def test_a_ten_turn_conversation_is_forwarded_as_byte_prefixes_of_each_other(
-    unhurried_server: Gateway, transactional_db: None, mock_upstream: MockUpstream
+    unhurried_server: Gateway, transactional_db: None, mock_upstream: MockUpstream, model: str
 ) -> None:
     claude_route(unhurried_server, mock_upstream)
     mock_upstream.reply_with(Reply.json(message(input_tokens=4000)))
@@ -276,7 +283,7 @@ def test_a_ten_turn_conversation_is_forwarded_as_byte_prefixes_of_each_other(
     with httpx.Client(base_url=unhurried_server.url, timeout=30) as client:
         for number, output in enumerate(OUTPUTS):
             conversation += tool_turn(number, output)
-            body = {"model": "claude-sonnet-4", "max_tokens": 100, "messages": conversation}
+            body = {"model": model, "max_tokens": 100, "messages": conversation}
             response = client.post("/v1/messages", json=body, headers=ANTHROPIC_AUTH)
             assert response.status_code == 200, response.text
 
@@ -285,4 +292,4 @@ def test_a_ten_turn_conversation_is_forwarded_as_byte_prefixes_of_each_other(
     for turn in range(len(OUTPUTS) - 1):
         assert forwarded[turn].endswith(closing)
         assert forwarded[turn + 1].startswith(forwarded[turn][: -len(closing)]), turn
-    assert {row.savings_note for row in logged(len(OUTPUTS))} == {"compressed"}
+    assert {row.savings_note for row in logged(model, len(OUTPUTS))} == {"compressed"}

@@ -17,6 +17,8 @@ from proxy.exchange import Exchange
 from proxy.gateway import Inbound
 from proxy.models import RequestLog
 from proxy.usage import Usage
+from routing import routes_file
+from routing.admin import UpstreamRouteForm
 from routing.models import UpstreamRoute
 from tests.conftest import UpstreamSeam
 
@@ -97,6 +99,27 @@ def test_the_bypass_header_is_read_case_insensitively(value: str, expected: bool
 @pytest.mark.parametrize("value", ["false", "", "no-thanks"])
 def test_other_bypass_values_do_not_bypass(value: str) -> None:
     assert savings.bypassed(inbound(b"{}", **{"x-headroom-bypass": value})) is False
+
+
+def test_the_routes_file_reads_and_writes_the_minimum_block_size() -> None:
+    [read] = routes_file.loads('[{"model_prefix": "glm-", "compression_min_bytes": 2048}]')
+    assert read.compression_min_bytes == 2048
+    assert json.loads(routes_file.dumps([read]))[0]["compression_min_bytes"] == 2048
+
+
+def test_the_routes_file_refuses_a_minimum_that_is_not_a_whole_number() -> None:
+    with pytest.raises(routes_file.RoutesFileError) as refused:
+        routes_file.loads('[{"model_prefix": "glm-", "compression_min_bytes": "big"}]')
+    assert refused.value.problems == [
+        "entry 0: compression_min_bytes: must be a whole number, or null"
+    ]
+
+
+def test_the_route_admin_form_edits_the_minimum_block_size() -> None:
+    data = {"position": 0, "model_prefix": "glm-", "protocol": "openai", "auth": "passthrough"}
+    form = UpstreamRouteForm({**data, "cache_ttl": 0, "compression_min_bytes": 1024})
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["compression_min_bytes"] == 1024
 
 
 # The step on one request
