@@ -91,3 +91,46 @@ def test_minified_json_parses_back_to_the_same_value(value: object, indent: int 
     minified = minify(json.dumps(value, indent=indent))
     assert minified is not None
     assert json.loads(minified) == value
+
+
+def _stdlib_compact(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+@settings(deadline=None)
+@given(JSON_VALUES.filter(lambda v: isinstance(v, list | dict)))
+def test_minified_json_is_byte_for_byte_what_the_standard_library_writes(value: object) -> None:
+    assert minify(json.dumps(value, indent=2)) == _stdlib_compact(value)
+
+
+def test_floats_below_one_ten_thousandth_are_written_as_the_standard_library_writes_them() -> None:
+    value = {"tiny": 1.5e-05, "tinier": -7.866340851152702e-07, "zero": 0.0, "big": 1e16}
+    assert minify(json.dumps(value, indent=2)) == _stdlib_compact(value)
+    assert minify(json.dumps([0.00003, 1e-7], indent=2)) == "[3e-05,1e-07]"
+
+
+def test_text_that_only_mentions_small_floats_is_minified() -> None:
+    value = {"note": "ratio 1e-5, or 0.00001", "name": "service-e-1", "ok": 1}
+    assert minify(json.dumps(value, indent=2)) == _stdlib_compact(value)
+
+
+def test_integers_beyond_64_bits_stay_exact() -> None:
+    value = {"id": 123456789012345678901234567890, "low": -9223372036854775809}
+    assert minify(json.dumps(value, indent=2)) == _stdlib_compact(value)
+
+
+def test_documents_nested_deeper_than_orjson_writes_are_still_minified() -> None:
+    value: object = [1]
+    for _ in range(300):
+        value = [value]
+    assert minify(json.dumps(value, indent=1)) == _stdlib_compact(value)
+
+
+def test_escaped_lone_surrogates_in_a_document_stay_escaped() -> None:
+    minified = minify('{"name": "half \\ud800 pair", "n": 1}')
+    assert minified == '{"name":"half \\ud800 pair","n":1}'
+
+
+def test_string_literals_are_what_the_standard_library_writes() -> None:
+    text = "".join(map(chr, range(0x80))) + "é\u2028\u3042\U0001f600"
+    assert dump_string(text) == json.dumps(text, ensure_ascii=False)

@@ -11,7 +11,7 @@ from typing import Any
 from proxy.compression import memo
 from proxy.compression.arrays import thin_array
 from proxy.compression.blocks import Block
-from proxy.compression.jsontext import NOT_JSON, dump_compact, dump_string, parse_document
+from proxy.compression.jsontext import dump_compact, dump_string, read_document
 from proxy.compression.logs import compress_log, looks_like_log
 from proxy.compression.policy import Policy
 from proxy.compression.text import clean_text
@@ -27,11 +27,12 @@ def compress_text(text: str, policy: Policy) -> str:
     aggressive and shaped like log output, thinned as a log; source files, diffs and prose are
     only ever cleaned, since an agent reading a file needs all of it.
     """
-    value = parse_document(text)
-    if value is not NOT_JSON:
+    document = read_document(text)
+    if document is not None:
+        value = document.value
         if policy.aggressive:
             value = compress_value(value, policy)
-        compact = dump_compact(value)
+        compact = dump_compact(value, native=document.native)
         return text if compact is None else compact
     cleaned = clean_text(text)
     if policy.aggressive and looks_like_log(cleaned):
