@@ -161,3 +161,17 @@ def test_a_thinned_array_is_valid_json_with_items_in_their_original_order(
     assert positions == sorted(positions)
     left_out = len(items) - len(positions)
     assert f"{left_out} of {len(items)} omitted in all" in markers(thinned)[0]
+
+
+def test_values_beside_one_shared_by_nine_items_in_ten_are_outliers() -> None:
+    rare = {f"i{index}": {"status": f"state_{index}"} for index in (10, 15, 20, 25)}
+    thinned = thin_array(users(40, **rare))
+    assert thinned is not None
+    assert {10, 15, 20, 25} <= set(kept_ids(thinned))
+
+
+def test_values_beside_one_shared_by_fewer_than_nine_items_in_ten_are_not_outliers() -> None:
+    rare = {f"i{index}": {"status": f"state_{index}"} for index in (10, 15, 20, 25, 30)}
+    thinned = thin_array(users(40, **rare))
+    assert thinned is not None
+    assert not {10, 15, 20, 25, 30} & set(kept_ids(thinned))

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 from functools import lru_cache
-from operator import itemgetter
+from itertools import compress, repeat
+from operator import eq, itemgetter, lt, ne, not_, sub
 from statistics import median
 from typing import Any
 
@@ -46,6 +47,7 @@ _EXIT_NAMES = frozenset({"exit_code", "exitcode", "returncode", "return_code", "
 _SUCCESS_NAMES = frozenset({"ok", "success", "succeeded", "successful", "passed", "healthy"})
 _CHECKED_NAMES = _VERDICT_NAMES | _HTTP_NAMES | _EXIT_NAMES | _SUCCESS_NAMES
 _CONTAINERS = frozenset({dict, list})
+_DICT_ONLY = frozenset({dict})
 _NUMBERS = frozenset({int, float})
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 _EMPTY_WORDS = frozenset({"", "none", "null", "nil", "false", "0", "ok", "n/a"})
@@ -101,42 +103,43 @@ def _quiet_names(names: tuple[str, ...]) -> bool:
 
 def thin_array(items: list[Any]) -> list[Any] | None:
     """The array with similar items left out, or None when it is not a thinnable array."""
-    shape = _common_shape(items)
+    if len(items) < MIN_ITEMS:
+        return None
+    shapes = [tuple(item) if isinstance(item, dict) else None for item in items]
+    shape = _common_shape(shapes)
     if shape is None:
         return None
-    keep = _kept_indexes(items, shape)
+    keep = _kept_indexes(items, shapes, shape)
     runs = _left_out_runs(keep, len(items))
     if not runs:
         return None
     return _with_markers(items, runs, shape)
 
 
-def _common_shape(items: list[Any]) -> tuple[str, ...] | None:
+def _common_shape(shapes: list[tuple[str, ...] | None]) -> tuple[str, ...] | None:
     """The key set most items share, when the array is many similar objects."""
-    if len(items) < MIN_ITEMS:
+    counts = Counter(shapes)
+    counts.pop(None, None)
+    if not counts:
         return None
-    shapes = Counter(tuple(item) for item in items if isinstance(item, dict))
-    if not shapes:
-        return None
-    shape, count = shapes.most_common(1)[0]
+    shape, count = counts.most_common(1)[0]
     # Most items must be objects with exactly these keys, or the array is not "many similar".
-    if count * 2 < len(items) or not shape:
+    if count * 2 < len(shapes) or not shape:
         return None
     return shape
 
 
-def _kept_indexes(items: list[Any], shape: tuple[str, ...]) -> set[int]:
+def _kept_indexes(
+    items: list[Any], shapes: list[tuple[str, ...] | None], shape: tuple[str, ...]
+) -> set[int]:
     total = len(items)
     keep = set(range(min(HEAD_ITEMS, total))) | set(range(max(0, total - TAIL_ITEMS), total))
-    similar = []
-    for index, item in enumerate(items):
-        if isinstance(item, dict) and tuple(item) == shape:
-            similar.append(index)
-        else:
-            keep.add(index)
+    alike = list(map(eq, shapes, repeat(shape)))
+    keep.update(compress(range(total), map(not_, alike)))
+    similar = list(compress(range(total), alike))
     # Items of the common shape are checked a column at a time: one look at each member name
     # decides whether its values need reading at all.
-    rows = [items[index] for index in similar]
+    rows = list(map(items.__getitem__, similar))
     for key in shape:
         values = list(map(itemgetter(key), rows))
         keep.update(_error_members(similar, values, key, 0))
@@ -147,11 +150,16 @@ def _kept_indexes(items: list[Any], shape: tuple[str, ...]) -> set[int]:
 def _error_members(indexes: list[int], values: list[Any], key: str, depth: int) -> list[int]:
     """Items whose value for `key` is error-like, exactly as `looks_like_error` decides."""
     if not _quiet_names((key,)):
-        return [i for i, v in zip(indexes, values, strict=True) if _is_error_member(key, v, depth)]
+        return _error_verdicts(indexes, values, key, depth)
     # A quiet name can only hide an error in a nested container; nested objects of one shape are
     # searched column by column in turn.
-    if depth >= ERROR_SEARCH_DEPTH or not set(map(type, values)) & _CONTAINERS:
+    kinds = set(map(type, values))
+    if depth >= ERROR_SEARCH_DEPTH or not kinds & _CONTAINERS:
         return []
+    if kinds == _DICT_ONLY:
+        names = set(map(tuple, values))
+        if len(names) == 1:
+            return _column_errors(indexes, values, names.pop(), depth + 1)
     found = []
     shapes: dict[tuple[str, ...], list[int]] = {}
     for position, value in enumerate(values):
@@ -162,9 +170,31 @@ def _error_members(indexes: list[int], values: list[Any], key: str, depth: int) 
     for names, positions in shapes.items():
         group = [indexes[position] for position in positions]
         members = [values[position] for position in positions]
-        for name in names:
-            found += _error_members(group, list(map(itemgetter(name), members)), name, depth + 1)
+        found += _column_errors(group, members, names, depth + 1)
     return found
+
+
+def _column_errors(
+    indexes: list[int], rows: list[dict[str, Any]], shape: tuple[str, ...], depth: int
+) -> list[int]:
+    """Items whose object of this shape holds an error-like member, one member name at a time."""
+    found: list[int] = []
+    for name in shape:
+        found += _error_members(indexes, list(map(itemgetter(name), rows)), name, depth)
+    return found
+
+
+def _error_verdicts(indexes: list[int], values: list[Any], key: str, depth: int) -> list[int]:
+    """Items whose value for a member name that can report a problem is error-like."""
+    kinds = set(map(type, values))
+    if len(kinds) != 1 or not kinds <= _SCALARS:
+        return [i for i, v in zip(indexes, values, strict=True) if _is_error_member(key, v, depth)]
+    # A column of one scalar type holds few distinct values ("completed", "failure"), and the
+    # verdict depends on the value alone, so each distinct value is judged once.
+    bad = {value for value in set(values) if _is_error_member(key, value, depth)}
+    if not bad:
+        return []
+    return list(compress(indexes, map(bad.__contains__, values)))
 
 
 def _outliers(indexes: list[int], values: list[Any]) -> list[int]:
@@ -176,23 +206,29 @@ def _outliers(indexes: list[int], values: list[Any]) -> list[int]:
         return _numeric_outliers(indexes, values)
     if not kinds <= _SCALARS:
         return []
-    common, count = Counter(values).most_common(1)[0]
-    if count == len(values) or count < DOMINANT_SHARE * len(values):
+    # Each distinct value but the commonest takes at least one item, which bounds the commonest
+    # value's count: columns of ids or names are done without counting anything.
+    distinct = len(set(values))
+    if distinct == 1 or len(values) - (distinct - 1) < DOMINANT_SHARE * len(values):
         return []
-    return [i for i, v in zip(indexes, values, strict=True) if v != common]
+    common, count = Counter(values).most_common(1)[0]
+    if count < DOMINANT_SHARE * len(values):
+        return []
+    return list(compress(indexes, map(ne, values, repeat(common))))
 
 
 def _numeric_outliers(indexes: list[int], values: list[float]) -> list[int]:
     try:
         middle = median(values)
-        spread = median(abs(v - middle) for v in values)
+        distances = list(map(abs, map(sub, values, repeat(middle))))
+        spread = median(distances)
     except OverflowError:
         # Integers too large for a float have no median here; such a column has no outliers.
         return []
     if spread == 0:
         return []
     limit = OUTLIER_DEVIATIONS * spread
-    return [i for i, v in zip(indexes, values, strict=True) if abs(v - middle) > limit]
+    return list(compress(indexes, map(lt, repeat(limit), distances)))
 
 
 def _left_out_runs(keep: set[int], total: int) -> list[range]:
