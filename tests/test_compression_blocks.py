@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -150,3 +152,43 @@ def test_a_key_sent_twice_is_searched_in_both_places() -> None:
         ' "messages": [{"role": "tool", "content": "second"}]}'
     )
     assert values("openai", "/v1/chat/completions", text) == ["first", "second"]
+
+
+TRICKY = 'café "quoted" \\ back\nslash \x7f \u2028 😀 </tag>'
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        lambda body: json.dumps(body),
+        lambda body: json.dumps(body, ensure_ascii=False),
+        lambda body: json.dumps(body, indent=2).replace("/", "\\/"),
+        lambda body: json.dumps(body).replace("\\u00e9", "\\u00E9"),
+    ],
+    ids=["ascii", "utf-8", "escaped-slashes", "upper-case-escapes"],
+)
+def test_spans_are_exact_however_the_client_escapes_its_strings(
+    encode: Callable[[dict[str, Any]], str],
+) -> None:
+    body = {
+        "messages": [
+            {"role": "tool", "content": TRICKY, "name": TRICKY},
+            {"role": "tool", "content": [{"type": "text", "text": TRICKY}]},
+        ]
+    }
+    text = encode(body)
+    endpoint = endpoint_for("openai", "/v1/chat/completions")
+    assert endpoint is not None
+    blocks = find_blocks(endpoint, text)
+    assert [block.span.value for block in blocks] == [TRICKY, TRICKY]
+    for block in blocks:
+        assert json.loads(text[block.span.start : block.span.end]) == TRICKY
+
+
+def test_a_key_sent_twice_inside_a_message_is_found_with_its_own_value() -> None:
+    text = '{"messages": [{"role": "tool", "content": "first", "content": "second"}]}'
+    endpoint = endpoint_for("openai", "/v1/chat/completions")
+    assert endpoint is not None
+    spans = [block.span for block in find_blocks(endpoint, text)]
+    assert [text[span.start : span.end] for span in spans] == ['"first"', '"second"']
+    assert [span.value for span in spans] == ["first", "second"]

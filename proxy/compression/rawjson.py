@@ -13,6 +13,8 @@ from json.decoder import scanstring
 from json.scanner import make_scanner
 from typing import Any
 
+import orjson
+
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _scan_once = make_scanner(json.JSONDecoder())
 
@@ -24,6 +26,8 @@ Path = tuple[str | int, ...]
 LEAF = None
 Chooser = Callable[[Any], list[Path]]
 Trie = dict[str | int, "Trie | Chooser | None"]
+# The parsed value of a container the walk has not parsed.
+UNKNOWN = object()
 
 
 class RawJsonError(ValueError):
@@ -65,21 +69,24 @@ def trie_of(paths: list[Path]) -> Trie:
     return trie
 
 
-def locate(text: str, pos: int, trie: Trie, found: list[Span]) -> int:
+def locate(text: str, pos: int, trie: Trie, found: list[Span], parsed: Any = UNKNOWN) -> int:
     """Append the spans the trie names inside the container at `pos`; return the container's end.
 
     Values the trie does not reach are stepped over whole. A key that occurs twice is visited
-    twice, so every occurrence the client sent is seen.
+    twice, so every occurrence the client sent is seen. `parsed` is the container's value when
+    the caller has already parsed it; its strings are then found without decoding them again.
     """
     opener = _char(text, pos)
     if opener == "{":
-        return _walk(text, pos, "}", trie, found, keyed=True)
+        return _walk(text, pos, "}", trie, found, keyed=True, parsed=parsed)
     if opener == "[":
-        return _walk(text, pos, "]", trie, found, keyed=False)
+        return _walk(text, pos, "]", trie, found, keyed=False, parsed=parsed)
     raise RawJsonError(f"expected an object or array at offset {pos}")
 
 
-def _walk(text: str, pos: int, closer: str, trie: Trie, found: list[Span], *, keyed: bool) -> int:
+def _walk(
+    text: str, pos: int, closer: str, trie: Trie, found: list[Span], *, keyed: bool, parsed: Any
+) -> int:
     pos = skip_whitespace(text, pos + 1)
     if _char(text, pos) == closer:
         return pos + 1
@@ -89,7 +96,7 @@ def _walk(text: str, pos: int, closer: str, trie: Trie, found: list[Span], *, ke
             step, pos = _key(text, pos)
         else:
             step, index = index, index + 1
-        pos = _member_end(text, pos, trie, step, found)
+        pos = _member_end(text, pos, trie, step, found, _member(parsed, step))
         pos = skip_whitespace(text, pos)
         separator = _char(text, pos)
         if separator == closer:
@@ -110,12 +117,23 @@ def _key(text: str, pos: int) -> tuple[str, int]:
     return key, skip_whitespace(text, pos + 1)
 
 
-def _member_end(text: str, pos: int, trie: Trie, step: str | int, found: list[Span]) -> int:
+def _member(parsed: Any, step: str | int) -> Any:
+    """The parsed value of one member of a parsed container, or UNKNOWN."""
+    if isinstance(parsed, dict):
+        return parsed.get(step, UNKNOWN)
+    if isinstance(parsed, list) and isinstance(step, int) and step < len(parsed):
+        return parsed[step]
+    return UNKNOWN
+
+
+def _member_end(
+    text: str, pos: int, trie: Trie, step: str | int, found: list[Span], parsed: Any
+) -> int:
     if step not in trie:
-        return scan(text, pos).end
+        return _value_at(text, pos, parsed).end
     child = trie[step]
     if child is LEAF:
-        span = scan(text, pos)
+        span = _value_at(text, pos, parsed)
         found.append(span)
         return span.end
     if callable(child):
@@ -123,7 +141,25 @@ def _member_end(text: str, pos: int, trie: Trie, step: str | int, found: list[Sp
     if _char(text, pos) not in "{[":
         # The parsed element said a container sits here; a duplicate key may hold something else.
         return scan(text, pos).end
-    return locate(text, pos, child, found)
+    return locate(text, pos, child, found, parsed)
+
+
+def _value_at(text: str, pos: int, parsed: Any) -> Span:
+    """The value at `pos`, without decoding it again when it is the string already parsed.
+
+    A string literal ends at its first unescaped quote, so when the text at `pos` starts with the
+    literal orjson writes for the parsed string, that literal is the value there. Clients that
+    write strings the common way (UTF-8, the short escapes) are matched; for any other spelling,
+    and for a duplicate key whose other value was parsed, the text is scanned as before.
+    """
+    if isinstance(parsed, str):
+        try:
+            literal = orjson.dumps(parsed).decode("utf-8")
+        except orjson.JSONEncodeError:
+            literal = ""
+        if literal and text.startswith(literal, pos):
+            return Span(pos, pos + len(literal), parsed)
+    return scan(text, pos)
 
 
 def _each_element(text: str, pos: int, chooser: Chooser, found: list[Span]) -> int:
@@ -137,7 +173,7 @@ def _each_element(text: str, pos: int, chooser: Chooser, found: list[Span]) -> i
         element = scan(text, pos)
         paths = chooser(element.value)
         if paths:
-            locate(text, element.start, trie_of(paths), found)
+            locate(text, element.start, trie_of(paths), found, element.value)
         pos = skip_whitespace(text, element.end)
         separator = _char(text, pos)
         if separator == "]":
