@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from dataclasses import dataclass
-from itertools import accumulate, compress, repeat
-from operator import eq, gt, not_, or_, sub
+from itertools import accumulate, compress, count, filterfalse, pairwise, repeat
+from operator import add, eq, sub
 
 HEAD_LINES = 20
 TAIL_LINES = 20
@@ -69,6 +68,7 @@ _LOG_LINE = re.compile(
 LOG_LINE_SHARE = 0.2
 # Looking at this much of the head and of the tail is enough to tell log output from other text.
 SAMPLE_CHARS = 4 * 1024
+_SAMPLE_BATCH = 32
 _DIGITS = b"0123456789"
 # The line-number gutter of a compiler's code excerpt (`42 |     let cfg = load();`).
 _GUTTER = re.compile(r"\d+ +\|")
@@ -76,19 +76,9 @@ _GUTTER = re.compile(r"\d+ +\|")
 _OVERDRAWN = re.compile(r"[^\n\r]*\r(?=[^\n])")
 
 
-@dataclass(frozen=True)
-class Runs:
-    """Input lines collapsed into entries, as parallel lists with one item per entry."""
-
-    lines: list[str]  # the entry's first line
-    counts: list[int]  # how many input lines it stands for
-    exact: list[bool]  # whether those lines were identical, not merely alike
-    important: list[bool]
-
-
 def looks_like_log(text: str) -> bool:
     """Whether text is tool output that may be thinned: long enough, and mostly log-shaped."""
-    if text.count("\n") + 1 < MIN_LINES:
+    if not _has_lines(text, MIN_LINES):
         return False
     if text.startswith("diff --git") or "\ndiff --git " in text:
         # A diff is read hunk by hunk to edit code; cutting its middle would mislead.
@@ -96,7 +86,25 @@ def looks_like_log(text: str) -> bool:
     # Matching at line starts only is far cheaper than searching the whole text for them.
     sample = text if len(text) <= 2 * SAMPLE_CHARS else text[:SAMPLE_CHARS] + text[-SAMPLE_CHARS:]
     lines = sample.split("\n")
-    return sum(map(bool, map(_LOG_LINE.match, lines))) >= LOG_LINE_SHARE * len(lines)
+    needed = LOG_LINE_SHARE * len(lines)
+    matched = 0
+    # Log output usually reaches its share within the first lines, so lines are matched a batch
+    # at a time and the matching stops there; the answer is the same as matching them all.
+    for start in range(0, len(lines), _SAMPLE_BATCH):
+        matched += sum(map(bool, map(_LOG_LINE.match, lines[start : start + _SAMPLE_BATCH])))
+        if matched >= needed:
+            return True
+    return False
+
+
+def _has_lines(text: str, wanted: int) -> bool:
+    """Whether text has at least `wanted` lines, without counting the lines of a long text."""
+    position = -1
+    for _ in range(wanted - 1):
+        position = text.find("\n", position + 1)
+        if position == -1:
+            return False
+    return True
 
 
 def compress_log(text: str) -> str:
@@ -107,8 +115,9 @@ def compress_log(text: str) -> str:
     # A line's shape is the line without its digits: progress and timing lines differ only there.
     # No needle holds a digit, so a shape is important exactly when its lines are.
     shapes = text.encode("utf-8", "surrogatepass").translate(None, _DIGITS).split(b"\n")
-    runs = collapse(lines, shapes, important_shapes(shapes))
-    return "\n".join(_render(runs, kept_entries(runs)))
+    hot = important_shapes(shapes)
+    log = Entries(lines, entry_starts(lines, shapes, hot), _hot_lines(shapes, hot))
+    return "\n".join(log.render(log.kept()))
 
 
 def important_shapes(shapes: list[bytes]) -> set[bytes]:
@@ -117,7 +126,8 @@ def important_shapes(shapes: list[bytes]) -> set[bytes]:
     # line-start needles match the first shape.
     distinct = list(dict.fromkeys(shapes))
     lowered = b"\n" + b"\n".join(distinct).lower()
-    starts = list(accumulate((len(shape) + 1 for shape in distinct), initial=1))
+    # Shape k starts at 1 + k + the lengths of the shapes before it.
+    starts = list(map(add, accumulate(map(len, distinct), initial=0), count(1)))
     found: set[bytes] = set()
     for needle in IMPORTANT_NEEDLES:
         hit = lowered.find(needle)
@@ -129,85 +139,91 @@ def important_shapes(shapes: list[bytes]) -> set[bytes]:
     return found
 
 
-def collapse(lines: list[str], shapes: list[bytes], important: set[bytes]) -> Runs:
-    """Runs of identical lines, and runs of unimportant lines alike but for their digits."""
+def entry_starts(lines: list[str], shapes: list[bytes], hot: set[bytes]) -> list[int]:
+    """The first line of each entry: runs of identical lines, and runs of unimportant lines alike
+    but for their digits, become one entry each."""
     total = len(lines)
-    hot = list(map(important.__contains__, shapes))
-    identical = list(map(eq, lines[1:], lines[:-1]))
-    # Line i joins the entry before it when it repeats the line before it, or when it is alike
-    # and neither line is important (`alike > hot` is "alike and not hot"). Every step is a
-    # list-at-a-time builtin: logs have tens of thousands of short lines per MB.
-    either_hot = map(or_, hot[1:], hot[:-1])
-    quiet_alike = map(gt, map(eq, shapes[1:], shapes[:-1]), either_hot)
-    joins = map(or_, identical, quiet_alike)
-    starts = [0, *compress(range(1, total), map(not_, joins))]
-    ends = [*starts[1:], total]
-    differing = list(accumulate(map(not_, identical), initial=0))
-    return Runs(
-        lines=list(map(lines.__getitem__, starts)),
-        counts=list(map(sub, ends, starts)),
-        exact=list(
-            map(
-                eq,
-                map(differing.__getitem__, map(sub, ends, repeat(1))),
-                map(differing.__getitem__, starts),
-            )
-        ),
-        important=list(map(hot.__getitem__, starts)),
-    )
+    # Lines alike their predecessor are the only ones that may join it; logs have tens of
+    # thousands of short lines per MB, so every step is a list-at-a-time builtin.
+    alike = list(compress(range(1, total), map(eq, shapes[1:], shapes[:-1])))
+    if hot and alike:
+        # Alike lines share their shape, so both are important or neither is; important lines
+        # join only a line identical to them.
+        hot_alike = compress(alike, map(hot.__contains__, map(shapes.__getitem__, alike)))
+        apart = {index for index in hot_alike if lines[index] != lines[index - 1]}
+        alike = list(filterfalse(apart.__contains__, alike))
+    if not alike:
+        return list(range(total))
+    return list(filterfalse(set(alike).__contains__, range(total)))
 
 
-def kept_entries(runs: Runs) -> list[bool]:
-    """Which entries survive: head, tail, important lines with their context."""
-    total = len(runs.lines)
-    if sum(runs.counts) < MIN_LINES or total <= HEAD_LINES + TAIL_LINES:
-        return [True] * total
-    keep = [True] * HEAD_LINES + [False] * (total - HEAD_LINES - TAIL_LINES) + [True] * TAIL_LINES
-    for index in compress(range(total), runs.important):
-        _keep_context(runs, keep, index)
-    # A lone left-out line is kept: its marker would be as long as the line.
-    for index in [i for i in range(1, total - 1) if not keep[i] and keep[i - 1] and keep[i + 1]]:
-        keep[index] = True
-    return keep
+def _hot_lines(shapes: list[bytes], hot: set[bytes]) -> list[int]:
+    if not hot:
+        return []
+    return list(compress(range(len(shapes)), map(hot.__contains__, shapes)))
 
 
-def _keep_context(runs: Runs, keep: list[bool], index: int) -> None:
-    """Keep an important line, the line before it, the line after it and the block it opens."""
-    total = len(runs.lines)
-    for neighbour in (index - 1, index, index + 1):
-        if 0 <= neighbour < total:
-            keep[neighbour] = True
-    for follow in range(index + 2, min(total, index + 2 + CONTINUATION_LINES)):
-        # An important line opens its own block; stack frames are each important.
-        if runs.important[follow] or not _continues(runs.lines[follow]):
-            break
-        keep[follow] = True
+class Entries:
+    """Input lines collapsed into entries: entry k is lines[starts[k]:starts[k + 1]]."""
+
+    def __init__(self, lines: list[str], starts: list[int], hot_lines: list[int]) -> None:
+        self.lines = lines
+        self.starts = starts
+        self.ends = [*starts[1:], len(lines)]
+        # An entry is important when its first line is; a hot line only ever joins an identical
+        # line, so every hot line lies in an important entry (the last one starting before it).
+        self.important = set(map(sub, map(bisect_right, repeat(starts), hot_lines), repeat(1)))
+
+    def kept(self) -> list[int]:
+        """The entries that survive, in order: head, tail, important lines with their context."""
+        total = len(self.starts)
+        if len(self.lines) < MIN_LINES or total <= HEAD_LINES + TAIL_LINES:
+            return list(range(total))
+        important = self.important
+        # Each important entry is kept with the entries either side of it.
+        keep = set(range(HEAD_LINES)) | set(range(total - TAIL_LINES, total)) | important
+        keep.update(map(sub, important, repeat(1)), map(add, important, repeat(1)))
+        keep.difference_update((-1, total))
+        # An important entry also keeps the block it opens, which starts two entries on; an
+        # important entry there opens its own block instead (stack frames are each important).
+        for first in filterfalse(important.__contains__, map(add, important, repeat(2))):
+            self._keep_block(keep, first)
+        kept = sorted(keep)
+        # A lone left-out entry is kept: its marker would be as long as the line.
+        lone = [a + 1 for a, b in pairwise(kept) if b - a == 2]
+        return sorted(keep.union(lone)) if lone else kept
+
+    def _keep_block(self, keep: set[int], first: int) -> None:
+        """Keep the entries from `first` on while they continue the block above them."""
+        for follow in range(first, min(len(self.starts), first + CONTINUATION_LINES)):
+            if follow in self.important or not _continues(self.lines[self.starts[follow]]):
+                break
+            keep.add(follow)
+
+    def render(self, kept: list[int]) -> list[str]:
+        """Kept entries as lines, and a marker for each run of left-out lines."""
+        out: list[str] = []
+        position = 0
+        for index in kept:
+            start, end = self.starts[index], self.ends[index]
+            if start > position:
+                out.append(f"[... {start - position} lines omitted ...]")
+            out.append(self._entry_line(start, end))
+            position = end
+        if position < len(self.lines):
+            out.append(f"[... {len(self.lines) - position} lines omitted ...]")
+        return out
+
+    def _entry_line(self, start: int, end: int) -> str:
+        line = self.lines[start]
+        size = end - start
+        if size == 1:
+            return line
+        if self.lines[start:end].count(line) == size:
+            return f"{line} [repeated {size} times]"
+        return f"{line} [+{size - 1} similar lines]"
 
 
 def _continues(line: str) -> bool:
     """Whether a line belongs to the block above it: indented, or a compiler's `42 |` gutter."""
     return line[:1].isspace() or bool(_GUTTER.match(line))
-
-
-def _render(runs: Runs, keep: list[bool]) -> list[str]:
-    out: list[str] = []
-    left_out = 0
-    for line, count, exact, kept in zip(runs.lines, runs.counts, runs.exact, keep, strict=True):
-        if not kept:
-            left_out += count
-            continue
-        if left_out:
-            out.append(f"[... {left_out} lines omitted ...]")
-            left_out = 0
-        out.append(_entry_line(line, count, exact))
-    if left_out:
-        out.append(f"[... {left_out} lines omitted ...]")
-    return out
-
-
-def _entry_line(line: str, count: int, exact: bool) -> str:
-    if count == 1:
-        return line
-    if exact:
-        return f"{line} [repeated {count} times]"
-    return f"{line} [+{count - 1} similar lines]"

@@ -13,11 +13,8 @@ _ANSI = re.compile(
     r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"
     r"|\x1b[@-Z\\-_]"
 )
-_TRAILING = re.compile(r"[ \t\r\f\v]+$", re.MULTILINE)
+_TRAILING_CHARS = " \t\r\f\v"
 _BLANK_RUNS = re.compile(r"\n{3,}")
-# Substrings that show trailing whitespace (form feeds and vertical tabs only count at the very
-# end); checking them first is far cheaper than running the regex over text that has none.
-_TRAILING_HINTS = ("\r", " \n", "\t\n")
 
 
 def strip_ansi(text: str) -> str:
@@ -29,9 +26,27 @@ def strip_ansi(text: str) -> str:
 
 def strip_trailing_whitespace(text: str) -> str:
     """Every line without the spaces, tabs and carriage returns at its end (CRLF becomes LF)."""
-    if not (text.endswith((" ", "\t", "\f", "\v")) or any(h in text for h in _TRAILING_HINTS)):
+    if not _has_trailing_whitespace(text):
         return text
-    return _TRAILING.sub("", text)
+    # A regular expression anchored at line ends tries every space of the text; stripping each
+    # line is one C call per line.
+    return "\n".join([line.rstrip(_TRAILING_CHARS) for line in text.split("\n")])
+
+
+def _has_trailing_whitespace(text: str) -> bool:
+    """Whether stripping could change the text: checking is far cheaper than splitting it.
+
+    Form feeds and vertical tabs are only looked for at the very end of the text; elsewhere they
+    go only when some other trailing whitespace makes the text be stripped.
+    """
+    # Tabs and carriage returns are rare, and a one-character search is much faster than a
+    # two-character one, so the tab search runs only when the text has a tab at all.
+    return (
+        text.endswith((" ", "\t", "\f", "\v"))
+        or "\r" in text
+        or " \n" in text
+        or ("\t" in text and "\t\n" in text)
+    )
 
 
 def collapse_blank_lines(text: str) -> str:
