@@ -192,3 +192,12 @@ def test_a_key_sent_twice_inside_a_message_is_found_with_its_own_value() -> None
     spans = [block.span for block in find_blocks(endpoint, text)]
     assert [text[span.start : span.end] for span in spans] == ['"first"', '"second"']
     assert [span.value for span in spans] == ["first", "second"]
+
+
+@pytest.mark.parametrize("tool_first", [True, False], ids=["tool-first", "user-first"])
+def test_a_conversation_key_sent_twice_is_searched_by_its_own_messages(tool_first: bool) -> None:
+    tool = '[{"role": "tool", "content": "tool output"}]'
+    user = '[{"role": "user", "content": "not tool output"}]'
+    first, second = (tool, user) if tool_first else (user, tool)
+    text = f'{{"messages": {first}, "messages": {second}}}'
+    assert values("openai", "/v1/chat/completions", text) == ["tool output"]

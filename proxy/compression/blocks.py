@@ -11,7 +11,16 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from proxy.compression.rawjson import Chooser, Path, RawJsonError, Span, locate, skip_whitespace
+from proxy.compression.rawjson import (
+    Chooser,
+    MisguidedWalk,
+    Path,
+    RawJsonError,
+    Span,
+    locate,
+    parse,
+    skip_whitespace,
+)
 
 
 @dataclass(frozen=True)
@@ -116,8 +125,15 @@ def find_blocks(endpoint: Endpoint, text: str) -> list[Block]:
     start = skip_whitespace(text, 0)
     if not text.startswith("{", start):
         raise RawJsonError("the body is not a JSON object")
+    trie = {endpoint.root_key: endpoint.chooser}
     spans: list[Span] = []
-    end = locate(text, start, {endpoint.root_key: endpoint.chooser}, spans)
+    # orjson reads the whole body several times faster than the walk steps through it, and what
+    # it reads tells the walk which messages hold tool output.
+    try:
+        end = locate(text, start, trie, spans, parse(text))
+    except MisguidedWalk:
+        spans = []
+        end = locate(text, start, trie, spans)
     if skip_whitespace(text, end) != len(text):
         raise RawJsonError(f"unexpected data after the JSON object at offset {end}")
     return [

@@ -34,6 +34,10 @@ class RawJsonError(ValueError):
     """The text is not the JSON the walk expected at some position."""
 
 
+class MisguidedWalk(Exception):
+    """The parsed value given to a walk does not describe the text (a key sent twice)."""
+
+
 @dataclass(frozen=True)
 class Span:
     """A value found in the text: `text[start:end]` is its JSON, `value` what it parses to."""
@@ -41,6 +45,14 @@ class Span:
     start: int
     end: int
     value: Any
+
+
+def parse(text: str) -> Any:
+    """The parsed document, to guide a walk, or UNKNOWN when orjson does not read it."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return UNKNOWN
 
 
 def skip_whitespace(text: str, pos: int) -> int:
@@ -74,7 +86,10 @@ def locate(text: str, pos: int, trie: Trie, found: list[Span], parsed: Any = UNK
 
     Values the trie does not reach are stepped over whole. A key that occurs twice is visited
     twice, so every occurrence the client sent is seen. `parsed` is the container's value when
-    the caller has already parsed it; its strings are then found without decoding them again.
+    the caller has already parsed it: its arrays' elements are then chosen from it, and its
+    strings found without decoding them again. A parsed object keeps only the last value of a
+    key sent twice, so an array chosen from that is sent twice raises MisguidedWalk, and the
+    caller walks again unguided; a string sent twice is found either way.
     """
     opener = _char(text, pos)
     if opener == "{":
@@ -91,9 +106,15 @@ def _walk(
     if _char(text, pos) == closer:
         return pos + 1
     index = 0
+    seen: set[str] = set()
     while True:
         if keyed:
             step, pos = _key(text, pos)
+            if parsed is not UNKNOWN and callable(trie.get(step)):
+                # The parsed value chooses among this key's elements, so it must be this key's.
+                if step in seen:
+                    raise MisguidedWalk
+                seen.add(step)
         else:
             step, index = index, index + 1
         pos = _member_end(text, pos, trie, step, found, _member(parsed, step))
@@ -137,7 +158,7 @@ def _member_end(
         found.append(span)
         return span.end
     if callable(child):
-        return _each_element(text, pos, child, found)
+        return _each_element(text, pos, child, found, parsed)
     if _char(text, pos) not in "{[":
         # The parsed element said a container sits here; a duplicate key may hold something else.
         return scan(text, pos).end
@@ -162,25 +183,48 @@ def _value_at(text: str, pos: int, parsed: Any) -> Span:
     return scan(text, pos)
 
 
-def _each_element(text: str, pos: int, chooser: Chooser, found: list[Span]) -> int:
+def _each_element(text: str, pos: int, chooser: Chooser, found: list[Span], parsed: Any) -> int:
     """Walk the array at `pos`, locating inside each element what `chooser` asks for."""
     if _char(text, pos) != "[":
         return scan(text, pos).end
+    guide = parsed if isinstance(parsed, list) else None
     pos = skip_whitespace(text, pos + 1)
     if _char(text, pos) == "]":
         return pos + 1
+    index = 0
     while True:
-        element = scan(text, pos)
-        paths = chooser(element.value)
-        if paths:
-            locate(text, element.start, trie_of(paths), found, element.value)
-        pos = skip_whitespace(text, element.end)
+        pos = _element_end(text, pos, chooser, found, guide, index)
+        index += 1
+        pos = skip_whitespace(text, pos)
         separator = _char(text, pos)
         if separator == "]":
             return pos + 1
         if separator != ",":
             raise RawJsonError(f"expected ',' or ']' at offset {pos}")
         pos = skip_whitespace(text, pos + 1)
+
+
+def _element_end(
+    text: str, pos: int, chooser: Chooser, found: list[Span], guide: list[Any] | None, index: int
+) -> int:
+    """Locate what `chooser` asks for in the element at `pos`; return the element's end.
+
+    Without a guide the element is parsed to be chosen from. With one, the element's parsed
+    value is already known, so only the elements holding tool output are walked, and their
+    tool output is not decoded again.
+    """
+    if guide is None:
+        element = scan(text, pos)
+        paths = chooser(element.value)
+        if paths:
+            locate(text, pos, trie_of(paths), found, element.value)
+        return element.end
+    if index >= len(guide):
+        raise MisguidedWalk
+    paths = chooser(guide[index])
+    if not paths:
+        return scan(text, pos).end
+    return locate(text, pos, trie_of(paths), found, guide[index])
 
 
 def _char(text: str, pos: int) -> str:
