@@ -12,6 +12,8 @@ from bisect import bisect_right
 from itertools import accumulate, compress, count, filterfalse, pairwise, repeat
 from operator import add, eq, sub
 
+from ahocorasick_rs import BytesAhoCorasick
+
 HEAD_LINES = 20
 TAIL_LINES = 20
 # Text with fewer lines is only collapsed, never cut: too little to gain for what is lost.
@@ -51,6 +53,8 @@ IMPORTANT_NEEDLES = (
     b"____",
     b"====",
 )
+# Searching for all of them at once is several times faster than one search per needle.
+_NEEDLES = BytesAhoCorasick(list(IMPORTANT_NEEDLES))
 # Lines that look like tool output: test runners, package managers, compilers, build tools,
 # timestamped or levelled log lines, `path:line:` search hits, git history.
 _LOG_LINE = re.compile(
@@ -129,13 +133,13 @@ def important_shapes(shapes: list[bytes]) -> set[bytes]:
     # Shape k starts at 1 + k + the lengths of the shapes before it.
     starts = list(map(add, accumulate(map(len, distinct), initial=0), count(1)))
     found: set[bytes] = set()
-    for needle in IMPORTANT_NEEDLES:
-        hit = lowered.find(needle)
-        while hit != -1:
-            # A needle that begins with the newline points at the first character of its line.
-            index = bisect_right(starts, hit + (needle[0] == 10)) - 1
-            found.add(distinct[index])
-            hit = lowered.find(needle, starts[index + 1] - 1)
+    # One pass finds every needle. Matches do not overlap, but a needle holds a newline only as
+    # its first byte, so no match runs from one shape into the next: each shape holding a needle
+    # has a match of its own.
+    for _, hit, _ in _NEEDLES.find_matches_as_indexes(lowered):
+        # A needle that begins with the newline points at the first character of its line.
+        index = bisect_right(starts, hit + (lowered[hit] == 10)) - 1
+        found.add(distinct[index])
     return found
 
 
