@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from itertools import accumulate, compress, count, filterfalse, pairwise, repeat
-from operator import add, eq, sub
+from itertools import accumulate, compress, count, filterfalse, islice, pairwise, repeat
+from operator import add, ne, sub
 
 from ahocorasick_rs import BytesAhoCorasick
 
@@ -119,8 +119,8 @@ def compress_log(text: str) -> str:
     # A line's shape is the line without its digits: progress and timing lines differ only there.
     # No needle holds a digit, so a shape is important exactly when its lines are.
     shapes = text.encode("utf-8", "surrogatepass").translate(None, _DIGITS).split(b"\n")
-    hot = important_shapes(shapes)
-    log = Entries(lines, entry_starts(lines, shapes, hot), _hot_lines(shapes, hot))
+    hot_lines = _hot_lines(shapes, important_shapes(shapes))
+    log = Entries(lines, entry_starts(lines, shapes, hot_lines), hot_lines)
     return "\n".join(log.render(log.kept()))
 
 
@@ -130,35 +130,36 @@ def important_shapes(shapes: list[bytes]) -> set[bytes]:
     # line-start needles match the first shape.
     distinct = list(dict.fromkeys(shapes))
     lowered = b"\n" + b"\n".join(distinct).lower()
-    # Shape k starts at 1 + k + the lengths of the shapes before it.
-    starts = list(map(add, accumulate(map(len, distinct), initial=0), count(1)))
-    found: set[bytes] = set()
     # One pass finds every needle. Matches do not overlap, but a needle holds a newline only as
     # its first byte, so no match runs from one shape into the next: each shape holding a needle
     # has a match of its own.
-    for _, hit, _ in _NEEDLES.find_matches_as_indexes(lowered):
+    matches = _NEEDLES.find_matches_as_indexes(lowered)
+    if not matches:
+        return set()
+    # Shape k starts at 1 + k + the lengths of the shapes before it.
+    starts = list(map(add, accumulate(map(len, distinct), initial=0), count(1)))
+    found: set[bytes] = set()
+    for _, hit, _ in matches:
         # A needle that begins with the newline points at the first character of its line.
         index = bisect_right(starts, hit + (lowered[hit] == 10)) - 1
         found.add(distinct[index])
     return found
 
 
-def entry_starts(lines: list[str], shapes: list[bytes], hot: set[bytes]) -> list[int]:
+def entry_starts(lines: list[str], shapes: list[bytes], hot_lines: list[int]) -> list[int]:
     """The first line of each entry: runs of identical lines, and runs of unimportant lines alike
     but for their digits, become one entry each."""
-    total = len(lines)
-    # Lines alike their predecessor are the only ones that may join it; logs have tens of
-    # thousands of short lines per MB, so every step is a list-at-a-time builtin.
-    alike = list(compress(range(1, total), map(eq, shapes[1:], shapes[:-1])))
-    if hot and alike:
-        # Alike lines share their shape, so both are important or neither is; important lines
-        # join only a line identical to them.
-        hot_alike = compress(alike, map(hot.__contains__, map(shapes.__getitem__, alike)))
-        apart = {index for index in hot_alike if lines[index] != lines[index - 1]}
-        alike = list(filterfalse(apart.__contains__, alike))
-    if not alike:
-        return list(range(total))
-    return list(filterfalse(set(alike).__contains__, range(total)))
+    # A line starts an entry when its shape differs from the line before; logs have tens of
+    # thousands of short lines per MB, so that is one list-at-a-time comparison.
+    starts = [0, *compress(count(1), map(ne, islice(shapes, 1, None), shapes))]
+    # An important line joins only a line identical to it. Alike lines share their shape, so
+    # both are important or neither is, and only the (few) important lines need a look.
+    apart = [
+        line
+        for line in hot_lines
+        if line and shapes[line] == shapes[line - 1] and lines[line] != lines[line - 1]
+    ]
+    return sorted(set(starts).union(apart)) if apart else starts
 
 
 def _hot_lines(shapes: list[bytes], hot: set[bytes]) -> list[int]:
@@ -212,17 +213,16 @@ class Entries:
             start, end = self.starts[index], self.ends[index]
             if start > position:
                 out.append(f"[... {start - position} lines omitted ...]")
-            out.append(self._entry_line(start, end))
+            out.append(self.lines[start] if end - start == 1 else self._entry_line(start, end))
             position = end
         if position < len(self.lines):
             out.append(f"[... {len(self.lines) - position} lines omitted ...]")
         return out
 
     def _entry_line(self, start: int, end: int) -> str:
+        """An entry of several lines: its first line, with how many it stands for."""
         line = self.lines[start]
         size = end - start
-        if size == 1:
-            return line
         if self.lines[start:end].count(line) == size:
             return f"{line} [repeated {size} times]"
         return f"{line} [+{size - 1} similar lines]"
