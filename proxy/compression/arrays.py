@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from functools import lru_cache
-from itertools import compress, repeat
+from itertools import chain, compress, repeat
 from operator import eq, itemgetter, lt, ne, not_, sub
 from statistics import median
 from typing import Any
@@ -142,24 +142,35 @@ def _kept_indexes(
     rows = list(map(items.__getitem__, similar))
     for key in shape:
         values = list(map(itemgetter(key), rows))
-        keep.update(_error_members(similar, values, key, 0))
-        keep.update(_outliers(similar, values))
+        kinds = set(map(type, values))
+        keep.update(_error_members(similar, values, kinds, key, 0))
+        keep.update(_outliers(similar, values, kinds))
     return keep
 
 
-def _error_members(indexes: list[int], values: list[Any], key: str, depth: int) -> list[int]:
-    """Items whose value for `key` is error-like, exactly as `looks_like_error` decides."""
+def _error_members(
+    indexes: list[int], values: list[Any], kinds: set[type], key: str, depth: int
+) -> list[int]:
+    """Items whose value for `key` is error-like, exactly as `looks_like_error` decides.
+
+    `kinds` is the set of the values' types.
+    """
     if not _quiet_names((key,)):
-        return _error_verdicts(indexes, values, key, depth)
+        return _error_verdicts(indexes, values, kinds, key, depth)
     # A quiet name can only hide an error in a nested container; nested objects of one shape are
     # searched column by column in turn.
-    kinds = set(map(type, values))
     if depth >= ERROR_SEARCH_DEPTH or not kinds & _CONTAINERS:
         return []
     if kinds == _DICT_ONLY:
         names = set(map(tuple, values))
         if len(names) == 1:
-            return _column_errors(indexes, values, names.pop(), depth + 1)
+            shape = names.pop()
+            if _quiet_names(shape) and _CONTAINERS.isdisjoint(
+                map(type, chain.from_iterable(map(dict.values, values)))
+            ):
+                # Objects of quiet names and scalars only (an address): nothing to look at.
+                return []
+            return _column_errors(indexes, values, shape, depth + 1)
     found = []
     shapes: dict[tuple[str, ...], list[int]] = {}
     for position, value in enumerate(values):
@@ -180,13 +191,15 @@ def _column_errors(
     """Items whose object of this shape holds an error-like member, one member name at a time."""
     found: list[int] = []
     for name in shape:
-        found += _error_members(indexes, list(map(itemgetter(name), rows)), name, depth)
+        values = list(map(itemgetter(name), rows))
+        found += _error_members(indexes, values, set(map(type, values)), name, depth)
     return found
 
 
-def _error_verdicts(indexes: list[int], values: list[Any], key: str, depth: int) -> list[int]:
+def _error_verdicts(
+    indexes: list[int], values: list[Any], kinds: set[type], key: str, depth: int
+) -> list[int]:
     """Items whose value for a member name that can report a problem is error-like."""
-    kinds = set(map(type, values))
     if len(kinds) != 1 or not kinds <= _SCALARS:
         return [i for i, v in zip(indexes, values, strict=True) if _is_error_member(key, v, depth)]
     # A column of one scalar type holds few distinct values ("completed", "failure"), and the
@@ -197,9 +210,8 @@ def _error_verdicts(indexes: list[int], values: list[Any], key: str, depth: int)
     return list(compress(indexes, map(bad.__contains__, values)))
 
 
-def _outliers(indexes: list[int], values: list[Any]) -> list[int]:
+def _outliers(indexes: list[int], values: list[Any], kinds: set[type]) -> list[int]:
     """Items whose value for a key is rare among the others, or a number far from them."""
-    kinds = set(map(type, values))
     if not kinds:
         return []
     if kinds <= _NUMBERS:
