@@ -16,8 +16,11 @@ import orjson
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _WHITESPACE_CHARACTERS = frozenset(" \t\n\r")
+# Strings shorter than this are decoded faster than orjson writes them to be matched.
+_SHORT_STRING = 256
 # What may follow a member name, and a member: one match each instead of a step per character.
 _COLON = re.compile(r"[ \t\n\r]*:[ \t\n\r]*")
+_PLAIN_KEY = re.compile(r'"([\w$@.-]*)"[ \t\n\r]*:[ \t\n\r]*', re.ASCII)
 _SEPARATOR = re.compile(r"[ \t\n\r]*(?:,[ \t\n\r]*|([\]}]))")
 _scan_once = make_scanner(json.JSONDecoder())
 
@@ -147,6 +150,10 @@ def _separator(text: str, pos: int, closer: str) -> tuple[bool, int]:
 
 def _key(text: str, pos: int) -> tuple[str, int]:
     """The member name at `pos` and the offset of its value."""
+    plain = _PLAIN_KEY.match(text, pos)
+    if plain is not None:
+        # Member names are nearly always plain ASCII words: no escapes to decode.
+        return plain.group(1), plain.end()
     if text[pos : pos + 1] != '"':
         raise RawJsonError(f"expected a member name at offset {pos}")
     key, pos = scanstring(text, pos + 1)
@@ -169,7 +176,9 @@ def _member_end(
     text: str, pos: int, trie: Trie, step: str | int, found: list[Span], parsed: Any
 ) -> int:
     if step not in trie:
-        return _value_at(text, pos, parsed).end if isinstance(parsed, str) else _skip(text, pos)
+        if isinstance(parsed, str) and len(parsed) >= _SHORT_STRING:
+            return _value_at(text, pos, parsed).end
+        return _skip(text, pos)
     child = trie[step]
     if child is LEAF:
         span = _value_at(text, pos, parsed)
@@ -191,7 +200,7 @@ def _value_at(text: str, pos: int, parsed: Any) -> Span:
     write strings the common way (UTF-8, the short escapes) are matched; for any other spelling,
     and for a duplicate key whose other value was parsed, the text is scanned as before.
     """
-    if isinstance(parsed, str):
+    if isinstance(parsed, str) and len(parsed) >= _SHORT_STRING:
         try:
             literal = orjson.dumps(parsed).decode("utf-8")
         except orjson.JSONEncodeError:
