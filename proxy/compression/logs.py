@@ -56,16 +56,19 @@ IMPORTANT_NEEDLES = (
 # Searching for all of them at once is several times faster than one search per needle.
 _NEEDLES = BytesAhoCorasick(list(IMPORTANT_NEEDLES))
 # Lines that look like tool output: test runners, package managers, compilers, build tools,
-# timestamped or levelled log lines, `path:line:` search hits, git history.
+# timestamped or levelled log lines, `path:line:` search hits, git history. Runs that the next
+# character cannot continue are possessive (`*+`, `++`): a line that fails is given up at once
+# instead of being retried from every shorter run, with the same lines matching.
 _LOG_LINE = re.compile(
     r"(?:={3,} |collected \d+ item|npm (?:WARN|ERR!|notice|warn|error|http)|added \d+ package"
     r"|Collecting \S|Downloading \S|Successfully installed|Requirement already satisfied"
-    r"|[ \t]*(?:Compiling|Checking) \S+ v\d|[ \t]*(?:Finished|Running) `|make(?:\[\d+\])?: "
+    r"|[ \t]*+(?:(?:Compiling|Checking) \S+ v\d|(?:Finished|Running) `|File \")"
+    r"|make(?:\[\d+\])?: "
     r"|\[\s*\d+%\]|> Task |\[(?:INFO|WARNING|WARN|ERROR|DEBUG)\] |Step \d+/\d+ |#\d+ \["
     r"|commit [0-9a-f]{7,40}\b|Author: |(?:ok|FAIL|PASS|---|===) |Tests?: "
     r"|\d{4}-\d\d-\d\d[T ]\d\d:\d\d|\d\d:\d\d:\d\d|\[\s*\d+\.\d+\]"
     r"|\[?(?:INFO|DEBUG|WARN|WARNING|ERROR|TRACE|FATAL|NOTICE)\b"
-    r"|[\w./-]+:\d+[:-]|\S+\.\w+ [.FEsx]+ |[ \t]+at \S|[ \t]*File \"|\S+::\S+ (?:PASSED|FAILED)"
+    r"|[\w./-]++:\d+[:-]|\S+\.\w+ [.FEsx]+ |[ \t]++at \S|\S+::\S+ (?:PASSED|FAILED)"
     r")"
 )
 # How many lines must look like tool output for the whole text to be treated as such.
