@@ -112,6 +112,20 @@ def test_indented_lines_after_an_error_are_kept_with_it() -> None:
     assert "\n".join(trace) in output
 
 
+@pytest.mark.parametrize("line", ["E       2 == 3", "> total = compute(batch)"])
+def test_a_line_important_only_by_its_first_characters_is_kept(line: str) -> None:
+    middle = [f"collected item {name}" for name in ("a", "b", "c") * 20]
+    output = compress_log(build_log(middle[:30] + [line] + middle[30:])).split("\n")
+    assert line in output
+
+
+def test_a_warning_line_repeated_word_for_word_collapses_but_alike_warnings_do_not() -> None:
+    middle = ["WARN disk 91% full"] * 5 + ["WARN disk 92% full"] + [f"tick {n}" for n in "abcdef"]
+    output = compress_log(build_log(middle * 6)).split("\n")
+    assert output.count("WARN disk 91% full [repeated 5 times]") == 6
+    assert output.count("WARN disk 92% full") == 6
+
+
 def test_text_shorter_than_the_minimum_is_never_cut() -> None:
     text = "\n".join(f"line {name}" for name in range(MIN_LINES - 1))
     assert "omitted" not in compress_log(text)
