@@ -179,7 +179,7 @@ class Entries:
         self.starts = starts
         self.ends = [*starts[1:], len(lines)]
         # An entry is important when its first line is; a hot line only ever joins an identical
-        # line, so every hot line lies in an important entry (the last one starting before it).
+        # line, so every hot line lies in an important entry: the last one starting at or before it.
         self.important = set(map(sub, map(bisect_right, repeat(starts), hot_lines), repeat(1)))
 
     def kept(self) -> list[int]:
