@@ -1,6 +1,7 @@
 """Where JSON values sit in a raw document, so one value can be replaced and every other byte kept.
 
-The walk uses the standard library's C scanner to step over values, so it runs at parsing speed.
+The walk steps over values with the standard library's C scanner; orjson's reading of the whole
+document tells it where to go, and which long strings it need not decode again.
 """
 
 from __future__ import annotations
