@@ -31,8 +31,14 @@ def error_response(family: str, error: GatewayError) -> HttpResponse:
     return response
 
 
-def stream_error_event(family: str, error: GatewayError) -> bytes:
-    return protocols.get(family).stream_error(error.status, error.message, error.code)
+def stream_error_forms(family: str, error: GatewayError) -> tuple[bytes, bytes]:
+    """The error for a body already under way: as the family's stream event, and as a JSON
+    document for a body that is not a stream of events."""
+    module = protocols.get(family)
+    return (
+        module.stream_error(error.status, error.message, error.code),
+        module.error_body(error.status, error.message, error.code),
+    )
 
 
 def from_httpx(exc: httpx.HTTPError) -> GatewayError:

@@ -136,6 +136,7 @@ class Children:
         self._depth = 0
         self._in_string = False
         self._in_array = False  # the top-level value is an array
+        self.opened = False  # the top-level value has begun
         self._key = b""  # the latest string token directly inside the top-level object
         self._string_at = -1  # where an unfinished top-level string began, to read it as a key
         self._child_at = -1  # where the child being collected began
@@ -150,6 +151,11 @@ class Children:
                     break
         self._trim()
         return found
+
+    @property
+    def between_elements(self) -> bool:
+        """Directly inside the top-level array, outside every element."""
+        return self._in_array and self._depth == 1 and not self._in_string
 
     def _finish_string(self) -> bool:
         rest = _STRING_REST.match(self._buf, self._pos)
@@ -179,6 +185,7 @@ class Children:
             self._depth += 1
             if self._depth == 1:
                 self._in_array = first == _BRACKET
+                self.opened = True
             elif (
                 self._depth == 2 and first == _BRACE and (self._in_array or self._key in self.keys)
             ):

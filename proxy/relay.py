@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 import httpx
 
 from proxy import protocols
-from proxy.errors import from_httpx, stream_error_event
+from proxy.errors import from_httpx, stream_error_forms
 from proxy.exchange import Exchange
 from proxy.responsecache import Recorder
 from proxy.usage import Observer
@@ -72,7 +72,7 @@ class Relay:
             # The status line is gone already: the failure becomes one error event (SPEC §6).
             error = from_httpx(exc)
             exchange.fail(error)
-            yield observer.interrupt() + stream_error_event(self.family, error)
+            yield observer.interrupt(*stream_error_forms(self.family, error))
         except (asyncio.CancelledError, GeneratorExit):
             exchange.disconnected = True
             raise

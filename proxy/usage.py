@@ -67,9 +67,11 @@ class Observer:
         """End of the body: any bytes still to send."""
         return b""
 
-    def interrupt(self) -> bytes:
-        """The body broke off: bytes to send before the gateway's own error event."""
-        return b""
+    def interrupt(self, event: bytes, document: bytes) -> bytes:
+        """The body broke off: the bytes that end it with the gateway's error, which comes as a
+        server-sent `event` and as a JSON `document`; this body's framing picks one.
+        """
+        return event
 
 
 class EventObserver(Observer):
@@ -90,10 +92,10 @@ class EventObserver(Observer):
             self.usage = self.read(event, self.usage)
         return b""
 
-    def interrupt(self) -> bytes:
-        # The client holds part of an event; a blank line ends it so the error event that
+    def interrupt(self, event: bytes, document: bytes) -> bytes:
+        # The client may hold part of an event; a blank line ends it so the error event that
         # follows is read as an event of its own.
-        return b"" if self.reader.idle else b"\n\n"
+        return event if self.reader.idle else b"\n\n" + event
 
 
 class FilteringEventObserver(EventObserver):
@@ -119,12 +121,12 @@ class FilteringEventObserver(EventObserver):
     def close(self) -> bytes:
         return self._release(self._held, self.reader.close(), final=True)
 
-    def interrupt(self) -> bytes:
+    def interrupt(self, event: bytes, document: bytes) -> bytes:
         # A held event never reaches the client, which is then at an event boundary; only an
         # oversized event, already released in part, needs ending.
         released_part = not self._held and not self.reader.idle
         self._held = b""
-        return b"\n\n" if released_part else b""
+        return b"\n\n" + event if released_part else event
 
     def _release(self, data: bytes, events: list[Event], *, final: bool) -> bytes:
         base = self._held_at
@@ -145,6 +147,9 @@ class FilteringEventObserver(EventObserver):
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
+_TAIL = 64
+
+
 class JsonObserver(Observer):
     """Reads usage from a JSON body (or a streamed JSON array) as it passes, untouched."""
 
@@ -152,11 +157,28 @@ class JsonObserver(Observer):
         self.children = Children(keys, limit)
         self.read = read
         self.usage = None
+        self._tail = b""  # the last bytes passed, to see whether an array element just ended
 
     def feed(self, chunk: bytes) -> bytes:
         for key, raw in self.children.feed(chunk):
             self.usage = self.read(key, raw, self.usage)
+        tail = chunk[-_TAIL:]
+        self._tail = tail if tail.strip() else (self._tail + tail)[-_TAIL:]
         return chunk
+
+    def interrupt(self, event: bytes, document: bytes) -> bytes:
+        """A streamed JSON array (Gemini without `?alt=sse`) gets the error as its last element
+        and its closing bracket, so the client still reads a whole array. Nothing sent yet: the
+        error document alone. Cut inside an element or an object, no ending can make the body
+        valid JSON; the error document follows on a line of its own for whoever reads it.
+        """
+        children = self.children
+        if not children.opened:
+            return document
+        if children.between_elements:
+            last = self._tail.rstrip()[-1:]
+            return (b"" if last in (b"[", b",") else b",") + document + b"]"
+        return b"\n" + document
 
 
 def observer(

@@ -111,7 +111,7 @@ def test_an_event_larger_than_the_limit_is_released_as_it_arrives() -> None:
 def test_a_stream_that_breaks_off_drops_the_held_partial_event() -> None:
     observer = FilteringEventObserver(openai.read_event, openai.is_usage_chunk)
     observer.feed(b'data: {"choices":[{"delta":')
-    assert observer.interrupt() == b""
+    assert observer.interrupt(b"data: error\n\n", b"{}") == b"data: error\n\n"
     assert observer.close() == b""
 
 

@@ -182,9 +182,16 @@ class StreamErrorTests(TestCase):
     def _seam(self, upstream_seam: UpstreamSeam) -> None:
         self.seam = upstream_seam
 
-    async def stream(self, path: str, body: bytes, headers: dict, first: bytes) -> bytes:
+    async def stream(
+        self,
+        path: str,
+        body: bytes,
+        headers: dict,
+        first: bytes,
+        content_type: str = "text/event-stream",
+    ) -> bytes:
         self.seam.handler = lambda request: httpx.Response(
-            200, headers={"content-type": "text/event-stream"}, content=broken_stream(first)
+            200, headers={"content-type": content_type}, content=broken_stream(first)
         )
         response = await self.async_client.post(
             path, body, content_type="application/json", headers=headers
@@ -212,6 +219,14 @@ class StreamErrorTests(TestCase):
         sent = await self.stream(path, b"{}", GEMINI, first)
         error = gemini_error(502, "the upstream request failed", "UNAVAILABLE")
         assert sent == first + b"data: " + json.dumps(error).encode() + b"\n\n"
+
+    async def test_a_gemini_json_array_stream_ends_with_the_error_as_its_last_element(self) -> None:
+        first = b'[{"candidates": []}\n'
+        path = "/v1beta/models/gemini-2.5-flash:streamGenerateContent"
+        sent = await self.stream(path, b"{}", GEMINI, first, "application/json")
+        error = gemini_error(502, "the upstream request failed", "UNAVAILABLE")
+        assert sent == first + b"," + json.dumps(error).encode() + b"]"
+        assert json.loads(sent)[-1] == error
 
     async def test_an_error_after_half_an_event_starts_on_a_fresh_event(self) -> None:
         first = b'event: content_block_delta\ndata: {"type":'

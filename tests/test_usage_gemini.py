@@ -65,3 +65,37 @@ def test_a_generate_content_body_relayed_in_pieces_reports_the_same_usage() -> N
 def test_an_array_element_without_usage_keeps_the_earlier_report() -> None:
     data = b'[{"usageMetadata": {"promptTokenCount": 3}}, {"candidates": []}]'
     assert streamed(data, "application/json") == Usage(3, 0, 0, 0)
+
+
+ERROR = b'{"error": {"code": 502}}'
+
+
+def ended(*chunks: bytes) -> bytes:
+    """What the client holds when a JSON-array stream breaks off after `chunks`."""
+    observer = gemini.stream_observer("application/json")
+    sent = b"".join(observer.feed(chunk) for chunk in chunks)
+    return sent + observer.interrupt(b"data: " + ERROR + b"\n\n", ERROR)
+
+
+def test_a_broken_array_stream_ends_with_the_error_element_and_the_bracket() -> None:
+    assert json.loads(ended(b'[{"candidates": []}', b"\r\n")) == [
+        {"candidates": []},
+        {"error": {"code": 502}},
+    ]
+
+
+def test_a_broken_array_stream_after_a_comma_needs_no_second_comma() -> None:
+    sent = ended(b'[{"candidates": [{"text": "a,b"}]}', b",\r\n")
+    assert json.loads(sent)[-1] == {"error": {"code": 502}}
+
+
+def test_a_broken_array_stream_before_any_element_is_an_array_of_the_error() -> None:
+    assert json.loads(ended(b"[\n")) == [{"error": {"code": 502}}]
+
+
+def test_a_body_broken_before_its_first_byte_is_the_error_document() -> None:
+    assert ended() == ERROR
+
+
+def test_a_body_broken_inside_an_element_gets_the_error_on_a_line_of_its_own() -> None:
+    assert ended(b'[{"candidates": [{"text": "a') == b'[{"candidates": [{"text": "a\n' + ERROR
