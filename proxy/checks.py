@@ -1,7 +1,8 @@
 """System checks for a hosted gateway (`manage.py check --deploy`, and `serve` on a public address).
 
 Ids are stable: headroom.W001 DEBUG on, W002 the default SECRET_KEY, W003 empty ALLOWED_HOSTS,
-W004 gateway keys not required on a non-loopback address, W005 cookies not marked secure.
+W004 gateway keys not required on a non-loopback address, W005 cookies not marked secure (all
+deployment checks), W006 an unknown HEADROOM_COMPRESSION_DEFAULT (checked by every command).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Tags, register
 from django.core.checks import Warning as CheckWarning
 from django.core.management.base import BaseCommand
+
+from proxy.compression import policy
 
 TAG = "headroom"
 DEFAULT_SECRET_KEY = "insecure-headroom-dev-key-change-me"
@@ -103,6 +106,23 @@ def check_secure_cookies(
             "plain HTTP.",
             hint="Serve the admin over HTTPS and set DJANGO_SECURE_COOKIES=true.",
             id="headroom.W005",
+        )
+    ]
+
+
+@register(TAG)
+def check_compression_default(
+    app_configs: Sequence[AppConfig] | None, **kwargs: object
+) -> list[CheckMessage]:
+    value = str(getattr(settings, "HEADROOM_COMPRESSION_DEFAULT", ""))
+    if value.strip().lower() in (*policy.MODES, ""):
+        return []
+    return [
+        CheckWarning(
+            f"HEADROOM_COMPRESSION_DEFAULT={value!r} is not a compression mode: routes without "
+            f"their own mode compress as {policy.DEFAULT_MODE!r}.",
+            hint=f"Set it to one of {', '.join(policy.MODES)}.",
+            id="headroom.W006",
         )
     ]
 

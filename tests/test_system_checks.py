@@ -99,6 +99,19 @@ def test_check_deploy_reports_them_by_id() -> None:
     assert "headroom.W002" in err.getvalue()
 
 
+@pytest.mark.parametrize("mode", ["off", "lossless", "Aggressive", ""])
+def test_a_known_compression_default_raises_nothing(mode: str) -> None:
+    with override_settings(HEADROOM_COMPRESSION_DEFAULT=mode):
+        assert run_checks(tags=[checks.TAG]) == []
+
+
+def test_an_unknown_compression_default_is_w006_without_deploy() -> None:
+    with override_settings(HEADROOM_COMPRESSION_DEFAULT="agressive"):
+        messages = run_checks(tags=[checks.TAG])
+    assert [message.id for message in messages] == ["headroom.W006"]
+    assert "'agressive'" in messages[0].msg
+
+
 def serve_warnings(host: str, **changes: object) -> str:
     # Any command does: `serve` itself would install Twisted's reactor in the test process.
     command = BaseCommand(stdout=io.StringIO(), stderr=io.StringIO())
