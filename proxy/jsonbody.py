@@ -9,6 +9,8 @@ import re
 from collections.abc import Collection, Sequence
 from typing import Any
 
+import orjson
+
 # A JSON string token, or a bracket: enough to track nesting depth at C speed.
 _TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[{}\[\]]', re.DOTALL)
 _COLON = re.compile(rb"\s*:\s*")
@@ -23,8 +25,17 @@ _KEY_LIMIT = 256
 
 
 def parse_object(body: bytes) -> dict[str, Any] | None:
-    """The body as a JSON object; None when it is not one. Raises ValueError on bad JSON."""
-    data = json.loads(body)
+    """The body as a JSON object; None when it is not one. Raises ValueError on bad JSON.
+
+    orjson reads a large body several times faster; what only the standard library accepts
+    (NaN and Infinity, lone surrogates, UTF-16 and UTF-32) is read by it. orjson gives an integer
+    past 64 bits as a float: callers read the routing members (strings and flags) and forward the
+    body's own bytes, never a re-serialized value.
+    """
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        data = json.loads(body)
     return data if isinstance(data, dict) else None
 
 

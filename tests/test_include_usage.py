@@ -7,6 +7,7 @@ upstream sent except the usage-only chunk it did not ask for.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -182,3 +183,27 @@ class GatewayIncludeUsageTests(TestCase):
         )
         assert response.status_code == 200
         assert self.seam.requests[0].content == body
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"model": "gpt-5", "stream": true}', {"model": "gpt-5", "stream": True}),
+        (b'{"temperature": NaN}', None),  # only the standard library reads NaN
+        ('{"model": "gpt-5"}'.encode("utf-16"), {"model": "gpt-5"}),
+        (b'{"text": "\\ud800"}', {"text": "\ud800"}),
+        (b"[1, 2]", None),
+    ],
+)
+def test_a_body_is_read_as_the_standard_library_reads_it(body: bytes, expected: object) -> None:
+    data = jsonbody.parse_object(body)
+    if expected is None and body.startswith(b"{"):
+        assert math.isnan(data["temperature"])
+    else:
+        assert data == expected
+
+
+@pytest.mark.parametrize("body", [b"{", b'{"model": }', b"\xff\xfe{", b""])
+def test_a_body_that_is_not_json_raises_value_error(body: bytes) -> None:
+    with pytest.raises(ValueError):
+        jsonbody.parse_object(body)
