@@ -7,7 +7,6 @@ lookup, never a query; `last_used` is written by the refresh thread, at most onc
 from __future__ import annotations
 
 import hmac
-import logging
 import secrets
 import threading
 import time
@@ -16,9 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils import timezone
@@ -27,12 +24,11 @@ from django.utils.crypto import salted_hmac
 from proxy import credentials, limits
 from proxy.errors import GatewayError
 from proxy.models import GatewayKey
+from routing.polled import PolledCopy
 
 if TYPE_CHECKING:
     from proxy.exchange import Exchange
     from proxy.gateway import Inbound
-
-logger = logging.getLogger(__name__)
 
 # Shown in lists (`hr-abcde…`); the rest of the secret exists only with its holder.
 DISPLAY_CHARS = 8
@@ -100,10 +96,6 @@ def issue(**fields: object) -> tuple[GatewayKey, str]:
     return key, secret
 
 
-# Each worker's copy of the key table, kept fresh like routing/table.py keeps the routes.
-_table: KeyTable | None = None
-_poller: threading.Thread | None = None
-_lock = threading.Lock()
 # Touches waiting for the refresh thread, and when this worker last recorded one per key.
 _touch_lock = threading.Lock()
 _pending_touches: dict[int, datetime] = {}
@@ -115,30 +107,6 @@ def load() -> KeyTable:
     rows = GatewayKey.objects.order_by("id").values_list(*_FIELDS)
     records = tuple(KeyRecord(*row) for row in rows)
     return KeyTable({record.secret_hash: record for record in records}, records)
-
-
-def current_sync() -> KeyTable:
-    global _table
-    table = _table
-    if table is None:
-        table = _table = load()
-    _ensure_poller()
-    return table
-
-
-async def current() -> KeyTable:
-    """The table for this request: no query unless it was invalidated."""
-    table = _table
-    if table is None:
-        table = await sync_to_async(current_sync)()
-    else:
-        _ensure_poller()
-    return table
-
-
-def invalidate() -> None:
-    global _table
-    _table = None
 
 
 def reset() -> None:
@@ -177,31 +145,11 @@ def flush_touches() -> int:
     return len(pending)
 
 
-def _ensure_poller() -> None:
-    global _poller
-    if settings.HEADROOM_ROUTES_POLL_SECONDS <= 0 or (_poller is not None and _poller.is_alive()):
-        return
-    with _lock:
-        if _poller is None or not _poller.is_alive():
-            _poller = threading.Thread(target=_poll, name="headroom-keys", daemon=True)
-            _poller.start()
-
-
-def _poll() -> None:
-    """Re-read the keys and write touches until polling is switched off."""
-    global _table
-    while (interval := settings.HEADROOM_ROUTES_POLL_SECONDS) > 0:
-        time.sleep(interval)
-        try:
-            flush_touches()
-            fresh = load()
-        except Exception:
-            logger.exception("could not refresh the gateway keys; keeping the previous copy")
-            continue
-        finally:
-            close_old_connections()
-        if _table is None or fresh.fingerprint != _table.fingerprint:
-            _table = fresh
+# Each worker's copy of the key table; its refresh thread also writes the noted touches.
+_copy = PolledCopy("gateway keys", load, before_load=flush_touches)
+current = _copy.current
+current_sync = _copy.current_sync
+invalidate = _copy.invalidate
 
 
 async def identify(inbound: Inbound, exchange: Exchange) -> None:

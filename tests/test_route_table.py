@@ -64,7 +64,7 @@ def test_the_poller_picks_up_changes_that_bypass_signals(settings: object) -> No
         time.sleep(0.02)
     assert table.current_sync().routes[0].upstream == "http://127.0.0.1:10"
     settings.HEADROOM_ROUTES_POLL_SECONDS = 0  # type: ignore[attr-defined]
-    table._poller.join(1)
+    table._copy.poller.join(1)
 
 
 @pytest.mark.django_db
