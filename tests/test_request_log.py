@@ -4,51 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.sync import sync_to_async
 from django.test import TestCase, TransactionTestCase
 
 from headroom_site.asgi import application
-from proxy import logwriter, upstream
+from proxy import logwriter
 from proxy.models import RequestLog
 from routing.models import UpstreamRoute
+from tests.conftest import UpstreamSeam
 
 AUTH = {"authorization": "Bearer sk-client-secret-123"}
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
 SSE = [b'data: {"choices":[{"delta":{"content":"a"}}]}\n\n', b"data: [DONE]\n\n"]
-
-
-def answer(request: httpx.Request) -> httpx.Response:
-    return httpx.Response(200, json={"ok": True})
-
-
-class Seam:
-    """The upstream transport: every request is answered by `handler`."""
-
-    def __init__(self) -> None:
-        self.handler = answer
-        self.sent = 0
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.sent += 1
-        return self.handler(request)
-
-
-@pytest.fixture
-def seam(monkeypatch: pytest.MonkeyPatch) -> Iterator[Seam]:
-    """The seam, with the shared client rebuilt around it before and after the test."""
-    seam = Seam()
-    monkeypatch.setattr(
-        upstream,
-        "make_transport",
-        lambda: httpx.MockTransport(seam),  # type: ignore[arg-type]
-    )
-    async_to_sync(upstream.reset_client)()
-    yield seam
-    async_to_sync(upstream.reset_client)()
 
 
 async def saved_rows() -> list[RequestLog]:
@@ -58,8 +29,8 @@ async def saved_rows() -> list[RequestLog]:
 
 class RequestLogRowTests(TestCase):
     @pytest.fixture(autouse=True)
-    def _seam(self, seam: Seam) -> None:
-        self.seam = seam
+    def _seam(self, upstream_seam: UpstreamSeam) -> None:
+        self.seam = upstream_seam
 
     async def post_chat(self, body: object = CHAT, **headers: str) -> httpx.Response:
         return await self.async_client.post(
@@ -116,7 +87,7 @@ class RequestLogRowTests(TestCase):
             "",
             "",
         )
-        assert self.seam.sent == 0
+        assert self.seam.requests == []
 
     async def test_a_gateway_made_502_for_a_missing_credential_leaves_one_row(self) -> None:
         await UpstreamRoute.objects.acreate(
@@ -129,7 +100,7 @@ class RequestLogRowTests(TestCase):
             502,
             "credential_missing",
         )
-        assert self.seam.sent == 0
+        assert self.seam.requests == []
 
     async def test_an_unreachable_upstream_leaves_one_row_with_the_transport_error(self) -> None:
         def refuse(request: httpx.Request) -> httpx.Response:
@@ -207,8 +178,8 @@ class ClientDisconnectTests(TransactionTestCase):
     """The client leaves mid-stream: driven at the ASGI level so the disconnect is real."""
 
     @pytest.fixture(autouse=True)
-    def _seam(self, seam: Seam) -> None:
-        self.seam = seam
+    def _seam(self, upstream_seam: UpstreamSeam) -> None:
+        self.seam = upstream_seam
 
     def slow_stream(self, request: httpx.Request) -> httpx.Response:
         async def chunks() -> AsyncIterator[bytes]:
