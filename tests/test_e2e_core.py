@@ -499,6 +499,21 @@ def test_a_body_over_the_limit_is_refused_with_413_in_the_callers_format(
     assert mock_upstream.requests == []
 
 
+@pytest.mark.parametrize("size", [13 * 1024, 20 * 1024, 40 * 1024])
+def test_headers_past_the_limit_get_a_431_in_the_callers_format(
+    gateway: Gateway, mock_upstream: MockUpstream, size: int
+) -> None:
+    gateway.routes({"model_prefix": "*", "upstream": mock_upstream.url})
+    response = httpx.post(
+        f"{gateway.url}/v1/messages",
+        content=b'{"model": "claude-x"}',
+        headers={"x-api-key": "k", "x-padding": "p" * size},
+    )
+    assert response.status_code == 431
+    assert response.json()["error"]["type"] == "invalid_request_error"
+    assert mock_upstream.requests == []
+
+
 def test_a_chunked_body_is_read_no_further_than_the_limit(
     gateway: Gateway, mock_upstream: MockUpstream
 ) -> None:

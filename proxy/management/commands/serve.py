@@ -11,9 +11,11 @@ import logging
 import threading
 
 from daphne.endpoints import build_endpoint_description_strings
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
+from twisted.web import http
 
 from headroom_site.asgi import application
 from proxy import checks, logwriter, upstream
@@ -21,6 +23,8 @@ from proxy import checks, logwriter, upstream
 logger = logging.getLogger("headroom.serve")
 # Longest a shutdown waits for the request log to be written.
 SHUTDOWN_FLUSH_SECONDS = 30.0
+# How far past the gateway's own header limits Twisted keeps reading before it cuts a request off.
+HEADER_ROOM = 4
 
 
 class Command(BaseCommand):
@@ -32,6 +36,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, host: str, port: int, **options: object) -> None:
         checks.check_serving(self, host)
+        make_room_for_headers()
         endpoints = build_endpoint_description_strings(host=host, port=port)
         self.stdout.write(f"Headroom Gateway listening on http://{host}:{port}/", ending="\n")
         self.stdout.flush()
@@ -52,6 +57,19 @@ class Command(BaseCommand):
         # requests in flight; the event loop still runs in that phase, not in the next.
         reactor.callWhenRunning(reactor.addSystemEventTrigger, "before", "shutdown", close_upstream)
         server.run()
+
+
+def make_room_for_headers() -> None:
+    """Twisted answers a header block over 16 KiB or 500 headers with a bare 400 and no body.
+    Reading up to four times the gateway's own limits lets the gateway refuse such a request
+    itself, with a 431 in the caller's wire format and a request-log row; only a block past that
+    still meets Twisted's cut.
+    """
+    channel = http.HTTPChannel
+    room = HEADER_ROOM * settings.HEADROOM_MAX_HEADER_BYTES
+    channel.totalHeadersSize = max(channel.totalHeadersSize, room)
+    channel.MAX_LENGTH = max(channel.MAX_LENGTH, room)  # one line may be that long too
+    channel.maxHeaders = max(channel.maxHeaders, HEADER_ROOM * settings.HEADROOM_MAX_HEADERS)
 
 
 def close_upstream() -> Deferred:
