@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterable
 
 from asgiref.sync import async_to_sync
@@ -23,6 +24,11 @@ GROUP = "dashboard"
 # log writer (a thread) hands its messages to that loop.
 _loop: asyncio.AbstractEventLoop | None = None
 _pending: set[asyncio.Future] = set()
+# A shared layer that does not answer within PUBLISH_TIMEOUT seconds (Redis down) is left alone
+# for PUBLISH_PAUSE seconds, so the log writer is never held up by it; pages poll meanwhile.
+PUBLISH_TIMEOUT = 1.0
+PUBLISH_PAUSE = 30.0
+_paused_until = 0.0
 
 
 class DashboardConsumer(AsyncJsonWebsocketConsumer):
@@ -75,4 +81,15 @@ def _send(message: dict) -> None:
         future.add_done_callback(_pending.discard)
         return
     # A shared layer (Redis) reaches dashboards served by other processes too.
-    async_to_sync(layer.group_send)(GROUP, message)
+    global _paused_until
+    if time.monotonic() < _paused_until:
+        return
+    try:
+        async_to_sync(_send_within)(layer, message)
+    except BaseException:
+        _paused_until = time.monotonic() + PUBLISH_PAUSE
+        raise
+
+
+async def _send_within(layer: object, message: dict) -> None:
+    await asyncio.wait_for(layer.group_send(GROUP, message), PUBLISH_TIMEOUT)

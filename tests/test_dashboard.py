@@ -229,6 +229,44 @@ class Staff:
     is_staff = True
 
 
+class SilentLayer:
+    """A shared channel layer whose server went away: a send never completes."""
+
+    def __init__(self) -> None:
+        self.sends = 0
+
+    async def group_send(self, group: str, message: dict) -> None:
+        self.sends += 1
+        await asyncio.sleep(5)
+
+
+@pytest.fixture
+def silent_layer(monkeypatch: pytest.MonkeyPatch) -> SilentLayer:
+    layer = SilentLayer()
+    monkeypatch.setattr(consumers, "get_channel_layer", lambda: layer)
+    monkeypatch.setattr(consumers, "PUBLISH_TIMEOUT", 0.05)
+    monkeypatch.setattr(consumers, "_paused_until", 0.0)
+    return layer
+
+
+def test_a_shared_layer_that_does_not_answer_is_given_up_and_left_alone(
+    silent_layer: SilentLayer, caplog: pytest.LogCaptureFixture
+) -> None:
+    consumers.publish_rows([RequestLog(id=1)])
+    consumers.publish_rows([RequestLog(id=2)])
+    assert silent_layer.sends == 1
+    assert "could not publish 1 new rows" in caplog.text
+
+
+def test_a_shared_layer_is_tried_again_after_the_pause(
+    silent_layer: SilentLayer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(consumers, "PUBLISH_PAUSE", 0.0)
+    consumers.publish_rows([RequestLog(id=1)])
+    consumers.publish_rows([RequestLog(id=2)])
+    assert silent_layer.sends == 2
+
+
 class LiveSocketTests(TestCase):
     def setUp(self) -> None:
         # A fresh in-memory layer per test: its queues belong to the loop of the test using them.
