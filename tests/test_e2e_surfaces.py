@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 import anthropic
+import httpx
 import openai
 import pytest
 from django.utils import timezone
@@ -49,6 +50,34 @@ BATCH = {
     "cancel_initiated_at": None,
     "results_url": None,
     "archived_at": None,
+}
+COMPLETION = {
+    "id": "cmpl-uqkvlQyYK7bGYrRHQ0eXlWi7",
+    "object": "text_completion",
+    "created": 1589478378,
+    "model": "gpt-3.5-turbo-instruct",
+    "choices": [
+        {
+            "text": "\n\nThis is indeed a test",
+            "index": 0,
+            "logprobs": None,
+            "finish_reason": "length",
+        }
+    ],
+    "usage": {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12},
+}
+ANTHROPIC_MODELS = {
+    "data": [
+        {
+            "type": "model",
+            "id": "claude-sonnet-4-5",
+            "display_name": "Claude Sonnet 4.5",
+            "created_at": "2025-09-29T00:00:00Z",
+        }
+    ],
+    "has_more": False,
+    "first_id": "claude-sonnet-4-5",
+    "last_id": "claude-sonnet-4-5",
 }
 MODELS = {
     "object": "list",
@@ -168,6 +197,27 @@ def batches_retrieve(gateway: Gateway, headers: dict[str, str]) -> object:
     return (batch.id, batch.request_counts.processing)
 
 
+def completions_create(gateway: Gateway, headers: dict[str, str]) -> object:
+    result = openai_client(gateway, headers).completions.create(
+        model="gpt-3.5-turbo-instruct", prompt="Say this is a test"
+    )
+    return result.choices[0].text
+
+
+def completions_stream(gateway: Gateway, headers: dict[str, str]) -> object:
+    chunks = list(
+        openai_client(gateway, headers).completions.create(
+            model="gpt-3.5-turbo-instruct", prompt="Say this is a test", stream=True
+        )
+    )
+    # The usage-only chunk the gateway asked for never reaches the client.
+    return ("".join(chunk.choices[0].text for chunk in chunks), all(c.choices for c in chunks))
+
+
+def anthropic_models_list(gateway: Gateway, headers: dict[str, str]) -> object:
+    return [model.id for model in anthropic_client(gateway, headers).models.list()]
+
+
 def generate_content(gateway: Gateway, headers: dict[str, str]) -> object:
     response = gemini_client(gateway, headers).models.generate_content(
         model=GEMINI_MODEL, contents="Hi"
@@ -180,6 +230,21 @@ def generate_content_stream(gateway: Gateway, headers: dict[str, str]) -> object
         model=GEMINI_MODEL, contents="Hi"
     )
     return "".join(chunk.text or "" for chunk in chunks)
+
+
+def generate_content_json_stream(gateway: Gateway, headers: dict[str, str]) -> object:
+    """The JSON-array stream (no `?alt=sse`), which the SDK never asks for: raw httpx."""
+    response = httpx.post(
+        f"{gateway.url}{GEMINI_PATH}:streamGenerateContent",
+        json={"contents": [{"parts": [{"text": "Hi"}]}]},
+        headers={"x-goog-api-key": CLIENT_KEYS["gemini"], **headers},
+    )
+    assert response.content == recorded("gemini_stream.json")
+    return [
+        part["text"]
+        for item in response.json()
+        for part in item["candidates"][0]["content"]["parts"]
+    ][:1]
 
 
 def gemini_count_tokens(gateway: Gateway, headers: dict[str, str]) -> object:
@@ -245,6 +310,36 @@ CASES = [
         None,
     ),
     Case(
+        completions_create,
+        "openai",
+        "gpt-",
+        Reply.json(COMPLETION),
+        "POST",
+        "/v1/completions",
+        "\n\nThis is indeed a test",
+        (5, 7, 0, 0),
+    ),
+    Case(
+        completions_stream,
+        "openai",
+        "gpt-",
+        sse_reply("openai_completions_include_usage.sse"),
+        "POST",
+        "/v1/completions",
+        ("Thïs is a test.", True),
+        (5, 7, 0, 0),
+    ),
+    Case(
+        anthropic_models_list,
+        "anthropic",
+        "*",
+        Reply.json(ANTHROPIC_MODELS),
+        "GET",
+        "/v1/models",
+        ["claude-sonnet-4-5"],
+        None,
+    ),
+    Case(
         count_tokens,
         "anthropic",
         "claude-",
@@ -292,6 +387,16 @@ CASES = [
         "POST",
         f"{GEMINI_PATH}:streamGenerateContent",
         "Héllo — 日本 ☃",
+        (104, 330, 4096, 0),
+    ),
+    Case(
+        generate_content_json_stream,
+        "gemini",
+        "gemini-",
+        json_reply("gemini_stream.json"),
+        "POST",
+        f"{GEMINI_PATH}:streamGenerateContent",
+        ["Hé"],
         (104, 330, 4096, 0),
     ),
     Case(
