@@ -11,5 +11,6 @@ urlpatterns = [
     path("", include("proxy.urls")),
 ]
 
+handler400 = "proxy.views.bad_request_error"
 handler404 = "proxy.views.not_found"
 handler500 = "proxy.views.server_error"

@@ -10,10 +10,11 @@ import asyncio
 import re
 import time
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import httpx
 from django.conf import settings
+from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
 from proxy import (
@@ -71,6 +72,7 @@ async def handle(request: HttpRequest, surface: Surface) -> HttpResponse:
     exchange = Exchange(family=inbound.family, endpoint=request.path, method=request.method or "")
     handed_off = False
     try:
+        check_host(request)
         check_request(inbound)
         hardening.check_request(inbound)
         parse_model(inbound, surface)
@@ -127,6 +129,17 @@ def read_request(request: HttpRequest, surface: Surface) -> Inbound:
 
 def _headers_from_meta(request: HttpRequest) -> list[tuple[bytes, bytes]]:
     return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in request.headers.items()]
+
+
+def check_host(request: HttpRequest) -> None:
+    """ALLOWED_HOSTS holds on the gateway surfaces as on every page: a web page that points a DNS
+    name of its own at the gateway (DNS rebinding) cannot use the keys the gateway injects."""
+    try:
+        request.get_host()
+    except DisallowedHost:
+        raise GatewayError(
+            400, "the Host header names a host this gateway does not serve", "disallowed_host"
+        ) from None
 
 
 def check_request(inbound: Inbound) -> None:
@@ -247,8 +260,18 @@ def rewrite_model(inbound: Inbound, model: str) -> tuple[str, bytes]:
     parts = gemini.split_model_path(inbound.path)
     if parts is not None and inbound.family == "gemini":
         head, _, tail = parts
-        return head + quote(model, safe=":/@"), inbound.body
+        segment = inbound.path[len(head) : len(inbound.path) - len(tail)]
+        return head + raw_suffix(segment, model) + tail, inbound.body
     return inbound.path, jsonbody.replace_top_level_string(inbound.body, "model", model)
+
+
+def raw_suffix(raw: str, model: str) -> str:
+    """The end of a path segment, percent-encoding as sent, that decodes to `model` (the segment
+    with a route's prefix stripped); `model` freshly encoded if none does."""
+    for start in range(len(raw)):
+        if unquote(raw[start:]) == model:
+            return raw[start:]
+    return quote(model, safe=":@")
 
 
 async def respond(
@@ -268,7 +291,9 @@ async def respond(
         if slot is not None:
             await slot.store(reply, body, exchange.usage, streamed=False)
         response = HttpResponse(body, status=reply.status_code, reason=reply.reason_phrase)
-        response["content-length"] = str(len(body))
+        # A HEAD answer has no body but tells the length a GET would have: relay that.
+        head_length = reply.headers.get("content-length") if inbound.method == "HEAD" else None
+        response["content-length"] = head_length or str(len(body))
     else:
         recorder = slot.recorder(reply) if slot is not None else None
         relay = Relay(reply, exchange, inbound.family, inbound.hide_usage_chunk, recorder)

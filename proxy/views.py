@@ -5,7 +5,7 @@ from __future__ import annotations
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.views.defaults import page_not_found
+from django.views.defaults import bad_request, page_not_found
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from proxy import gateway, logwriter, protocols
@@ -30,13 +30,28 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """404 outside the gateway surfaces: JSON for API clients, Django's page for the admin."""
-    if request.path.startswith(("/admin/", "/dashboard/", "/static/")):
+    if is_page(request):
         return page_not_found(request, exception)
-    family = protocols.family_from_headers(
+    error = GatewayError(404, f"unknown path {request.path}", "unknown_surface")
+    return error_response(family_of(request), error)
+
+
+def bad_request_error(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """400 raised by Django itself (a Host not in ALLOWED_HOSTS): JSON for API clients too."""
+    if is_page(request):
+        return bad_request(request, exception)
+    error = GatewayError(400, "the request was refused as malformed", "bad_request")
+    return error_response(family_of(request), error)
+
+
+def is_page(request: HttpRequest) -> bool:
+    return request.path.startswith(("/admin/", "/dashboard/", "/static/"))
+
+
+def family_of(request: HttpRequest) -> str:
+    return protocols.family_from_headers(
         {k.lower(): v for k, v in request.headers.items()}, request.META.get("QUERY_STRING", "")
     )
-    error = GatewayError(404, f"unknown path {request.path}", "unknown_surface")
-    return error_response(family, error)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

@@ -206,6 +206,69 @@ def test_strip_prefix_rewrites_only_the_model_value(
     )
 
 
+@pytest.mark.parametrize(
+    ("sent", "forwarded"),
+    [
+        ("g:gemini-2.5-flash:generateContent", "gemini-2.5-flash:generateContent"),
+        ("g:models%2Fgemini-x:streamGenerateContent", "models%2Fgemini-x:streamGenerateContent"),
+        ("g:tunedModels/t-1:countTokens", "tunedModels/t-1:countTokens"),
+    ],
+)
+def test_strip_prefix_on_a_gemini_path_keeps_the_method_and_the_encoding(
+    gateway: Gateway, mock_upstream: MockUpstream, sent: str, forwarded: str
+) -> None:
+    gateway.routes(
+        {
+            "model_prefix": "g:",
+            "upstream": mock_upstream.url,
+            "protocol": "gemini",
+            "strip_prefix": True,
+        }
+    )
+    response = httpx.post(
+        f"{gateway.url}/v1beta/models/{sent}?alt=sse",
+        content=b"{}",
+        headers={"x-goog-api-key": "AIza-client"},
+    )
+    assert response.status_code == 200
+    [request] = mock_upstream.requests
+    assert (request.path, request.query) == (f"/v1beta/models/{forwarded}", "alt=sse")
+
+
+@pytest.mark.parametrize(
+    ("family", "path", "model"),
+    [
+        ("anthropic", "/v1/messages", "us.anthropic.claude-sonnet-4-5-20250929-v1:0"),
+        (
+            "anthropic",
+            "/v1/messages",
+            "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-v1:0",
+        ),
+        ("openai", "/v1/chat/completions", "accounts/fireworks/models/llama-v3p1-8b-instruct"),
+        ("gemini", "/v1beta/models/{model}:generateContent", "models/gemini-2.5-flash"),
+        ("gemini", "/v1beta/models/{model}:generateContent", "tunedModels/x:y"),
+    ],
+)
+def test_model_names_with_colons_and_slashes_route_and_arrive_unchanged(
+    gateway: Gateway, mock_upstreams: list[MockUpstream], family: str, path: str, model: str
+) -> None:
+    decoy, target = mock_upstreams[0], mock_upstreams[1]
+    prefix = model.split("/")[0].split(":")[0][:6]
+    gateway.routes(
+        {"model_prefix": "zzz-", "upstream": decoy.url, "protocol": family},
+        {"model_prefix": prefix, "upstream": target.url, "protocol": family},
+    )
+    body = json.dumps({"model": model, "messages": []}).encode()
+    url = gateway.url + path.format(model=model)
+    headers = {"x-api-key": "k", "authorization": "Bearer k", "x-goog-api-key": "k"}
+    response = httpx.post(url, content=body, headers=headers)
+    assert (response.status_code, response.headers["x-headroom-route"]) == (200, prefix)
+    [request] = target.requests
+    assert request.path == path.format(model=model)
+    assert request.body == body
+    assert decoy.requests == []
+
+
 def test_messages_with_an_override_go_to_the_override_not_the_default(
     gateway: Gateway, mock_upstream: MockUpstream, default_upstream: MockUpstream
 ) -> None:
@@ -511,6 +574,25 @@ def test_headers_past_the_limit_get_a_431_in_the_callers_format(
     )
     assert response.status_code == 431
     assert response.json()["error"]["type"] == "invalid_request_error"
+    assert mock_upstream.requests == []
+
+
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v2/anything", "/nothing"])
+def test_a_host_outside_allowed_hosts_gets_a_json_400_and_nothing_is_sent(
+    gateway: Gateway, mock_upstream: MockUpstream, path: str
+) -> None:
+    # A page that rebinds its own DNS name to the gateway must not reach the injected key.
+    gateway.routes(
+        {"model_prefix": "*", "upstream": mock_upstream.url, "auth": "env:HR_TEST_OPENAI_KEY"}
+    )
+    response = httpx.post(
+        gateway.url + path,
+        content=b'{"model": "gpt-5", "messages": []}',
+        headers={"host": "rebound.attacker.example", "content-type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/json"
+    assert "error" in response.json()
     assert mock_upstream.requests == []
 
 

@@ -101,6 +101,21 @@ class GatewayRequestTests(TestCase):
         assert response.json()["type"] == "error"
         assert response.json()["error"]["type"] == "not_found_error"
 
+    async def test_a_head_answer_keeps_the_upstreams_content_length(self) -> None:
+        self.seam.handler = lambda request: httpx.Response(
+            200, headers={"content-length": "149", "content-type": "application/json"}
+        )
+        response = await self.async_client.head("/v1/models", headers=AUTH)
+        assert (response.status_code, response["content-length"]) == (200, "149")
+
+    async def test_models_with_anthropic_headers_answer_in_the_anthropic_shape(self) -> None:
+        response = await self.async_client.get(
+            "/v1/models", headers={"anthropic-version": "2023-06-01"}
+        )
+        assert response.status_code == 401
+        assert response.json()["error"]["type"] == "authentication_error"
+        assert self.seam.requests == []
+
 
 class GeminiPathTests(TestCase):
     @pytest.fixture(autouse=True)
