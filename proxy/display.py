@@ -23,6 +23,12 @@ def share(value: float | None) -> str:
     return NONE if value is None else f"{value * 100:.1f}%"
 
 
+def priced_usd(value: Decimal | None, f: Figures) -> str:
+    """A priced sum; with no priced row but estimated ones it reads $0.00 (the estimate follows
+    beside it), and "unpriced" only when no row of the set has a price at all."""
+    return usd(Decimal(0) if value is None and f.estimated_requests else value)
+
+
 def usd(value: Decimal | None) -> str:
     """Dollars to the cent; amounts under a cent keep four decimals so they do not read $0."""
     if value is None:
@@ -79,7 +85,7 @@ def tiles(f: Figures) -> list[Tile]:
             NOTES["input_tokens"],
         ),
         Tile("output_tokens", "Output tokens", count(f.output_tokens), "", NOTES["output_tokens"]),
-        Tile("spend", "Spend", usd(f.spend), spend_detail(f), NOTES["spend"]),
+        Tile("spend", "Spend", priced_usd(f.spend, f), spend_detail(f), NOTES["spend"]),
         Tile(
             "tokens_saved",
             "Tokens saved",
@@ -90,7 +96,7 @@ def tiles(f: Figures) -> list[Tile]:
         Tile(
             "saved_usd",
             "USD saved",
-            usd(f.saved_usd),
+            priced_usd(f.saved_usd, f),
             f"+ {usd(f.saved_usd_estimated)} estimated" if f.estimated_requests else "",
             NOTES["saved_usd"],
         ),
@@ -142,8 +148,11 @@ COLUMNS = (
 
 
 def line_cells(f: Figures) -> list[str]:
-    spend = usd(f.spend)
-    if f.spend is not None and f.unpriced_requests:
+    spend, saved = priced_usd(f.spend, f), priced_usd(f.saved_usd, f)
+    if f.estimated_requests:
+        spend += f" (+{usd(f.spend_estimated)} est.)"
+        saved += f" (+{usd(f.saved_usd_estimated)} est.)"
+    if f.unpriced_requests and (f.spend is not None or f.estimated_requests):
         spend += f" (+{count(f.unpriced_requests)} unpriced)"
     return [
         count(f.requests),
@@ -152,7 +161,7 @@ def line_cells(f: Figures) -> list[str]:
         count(f.output_tokens),
         f"{count(f.tokens_saved)} ({share(f.saved_share)})",
         spend,
-        usd(f.saved_usd),
+        saved,
         share(f.cache_hit_rate),
         approx_ms(f.overhead_p95),
     ]

@@ -227,7 +227,7 @@ def row_values(exchange: Exchange) -> dict[str, object]:
         cache_write_tokens=billed.cache_write_tokens if billed else 0,
         usage_reported=usage is not None,
         cache_hit=exchange.cache_hit,
-        **savings.row_fields(exchange),
+        **savings.row_fields(exchange, status),
     )
 
 

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from proxy import savings
+
 if TYPE_CHECKING:
     from proxy.exchange import Exchange
 
@@ -73,23 +75,23 @@ def observe(exchange: Exchange, status: int) -> None:
     if exchange.ttfb_ms is not None:
         TTFB.labels(family, route).observe(exchange.ttfb_ms / 1000)
     OVERHEAD.labels(family).observe(exchange.overhead_ms / 1000)
-    _count_tokens(exchange, family, route)
+    _count_tokens(exchange, family, route, status)
     kind = upstream_error_kind(exchange)
     if kind:
         UPSTREAM_ERRORS.labels(family, route, kind).inc()
 
 
-def _count_tokens(exchange: Exchange, family: str, route: str) -> None:
+def _count_tokens(exchange: Exchange, family: str, route: str, status: int) -> None:
     usage = exchange.usage
     if usage is not None and not exchange.cache_hit:
         for kind in TOKEN_KINDS:
             count = getattr(usage, kind)
             if count:
                 TOKENS_BILLED.labels(family, route, kind.removesuffix("_tokens")).inc(count)
-    if exchange.tokens_before is not None and exchange.tokens_after is not None:
-        saved = exchange.tokens_before - exchange.tokens_after
-        if saved > 0:
-            TOKENS_SAVED.labels(family, route).inc(saved)
+    # The same calibrated figures the request-log row keeps.
+    counted = savings.saved_figures(exchange, status)
+    if counted is not None and counted[0] > counted[1]:
+        TOKENS_SAVED.labels(family, route).inc(counted[0] - counted[1])
 
 
 def upstream_error_kind(exchange: Exchange) -> str:

@@ -111,10 +111,17 @@ def figures(exchange: Exchange) -> tuple[int, int] | None:
     return calibrated(exchange.tokens_before, exchange.tokens_after, exchange.usage)
 
 
+def saved_figures(exchange: Exchange, status: int) -> tuple[int, int] | None:
+    """The figures a request counts as saved: only an answered request saved anything. A failed
+    one (an error status, the upstream unreachable) was never billed, so it saved nothing."""
+    return figures(exchange) if 200 <= status < 300 else None
+
+
 def headers(exchange: Exchange) -> dict[str, str]:
     """`x-headroom-tokens-*` when the engine ran. A stream's headers leave before its usage
-    arrives, so they carry the uncalibrated estimate; the row keeps both."""
-    counted = figures(exchange)
+    arrives, so they carry the uncalibrated estimate; the row keeps both. An error answer saved
+    nothing and carries none."""
+    counted = figures(exchange) if exchange.status < 400 else None
     if counted is None:
         return {}
     before, after = counted
@@ -125,9 +132,9 @@ def headers(exchange: Exchange) -> dict[str, str]:
     }
 
 
-def row_fields(exchange: Exchange) -> dict[str, object]:
-    """The request-log columns of the savings step."""
-    counted = figures(exchange)
+def row_fields(exchange: Exchange, status: int) -> dict[str, object]:
+    """The request-log columns of the savings step; `status` is the one the row records."""
+    counted = saved_figures(exchange, status)
     # Where the engine did not run, the body went as it came: one estimate is both figures.
     after = exchange.tokens_after if exchange.tokens_after is not None else exchange.estimated_input
     before = exchange.tokens_before if exchange.tokens_before is not None else after

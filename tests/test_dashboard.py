@@ -115,6 +115,25 @@ def test_unpriced_spend_reads_unpriced_not_zero(client: Client, db: None) -> Non
     assert "1 req. unpriced" in tiles["spend"].detail
 
 
+def test_estimated_only_spend_reads_zero_priced_plus_the_estimate(client: Client, db: None) -> None:
+    row = seed_row(
+        random.Random(2),
+        timezone.now(),
+        cost_source=CostSource.ESTIMATED,
+        cost_usd=Decimal("0.25"),
+        saved_usd=Decimal("0.05"),
+    )
+    row.save()
+    context = client.get("/dashboard/").context
+    tiles = {t.id: t for t in context["tiles"]}
+    assert (tiles["spend"].value, tiles["saved_usd"].value) == ("$0.00", "$0.00")
+    assert "+ $0.25 estimated (1 req.)" in tiles["spend"].detail
+    assert tiles["saved_usd"].detail == "+ $0.05 estimated"
+    model_table = next(t for t in context["tables"] if t["dimension"] == "model")
+    [(_, cells)] = model_table["lines"]
+    assert "$0.00 (+$0.25 est.)" in cells and "$0.00 (+$0.05 est.)" in cells
+
+
 def test_filters_narrow_the_recent_rows(client: Client, rows: list) -> None:
     response = client.get("/dashboard/?range=30d&family=anthropic")
     shown = [row for row, _ in response.context["recent"]]

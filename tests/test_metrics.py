@@ -121,7 +121,18 @@ def test_billed_and_saved_tokens_are_counted() -> None:
         sample("headroom_tokens_billed_total", **labels, kind="cache_read"),
         sample("headroom_tokens_saved_total", **labels),
     ]
-    assert [b - a for a, b in zip(before, after, strict=True)] == [10, 3, 40]
+    # Saved as the row counts it, calibrated by billed input 13: 100 × 13/60 ≈ 22 before, 13 after.
+    assert [b - a for a, b in zip(before, after, strict=True)] == [10, 3, 9]
+
+
+def test_a_failed_request_saved_no_tokens() -> None:
+    done = Exchange("anthropic", "/v1/messages", "POST", status=502, route_label="claude-")
+    done.tokens_before, done.tokens_after = 100, 60
+    done.ended = done.started
+    labels = {"family": "anthropic", "route": "claude-"}
+    before = sample("headroom_tokens_saved_total", **labels)
+    metrics.observe(done, 502)
+    assert sample("headroom_tokens_saved_total", **labels) == before
 
 
 def test_the_log_queue_depth_is_exported() -> None:

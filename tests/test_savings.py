@@ -171,7 +171,7 @@ def test_past_the_budget_the_original_body_goes_and_the_row_says_why() -> None:
     savings.apply(request, route(), done)
     assert request.body == chat_body()
     assert done.savings_note == "budget_exceeded"
-    assert savings.row_fields(done)["savings_note"] == "budget_exceeded"
+    assert savings.row_fields(done, 200)["savings_note"] == "budget_exceeded"
 
 
 def test_an_engine_failure_forwards_the_original_body(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -237,7 +237,7 @@ def test_the_row_keeps_the_raw_estimates_beside_the_calibrated_figures() -> None
     done = exchange()
     done.tokens_before, done.tokens_after, done.estimated_input = 1000, 400, 400
     done.savings_note, done.usage = "compressed", Usage(input_tokens=200)
-    assert savings.row_fields(done) == {
+    assert savings.row_fields(done, 200) == {
         "tokens_before": 500,
         "tokens_after": 200,
         "estimated_tokens_before": 1000,
@@ -246,10 +246,19 @@ def test_the_row_keeps_the_raw_estimates_beside_the_calibrated_figures() -> None
     }
 
 
+@pytest.mark.parametrize("status", [400, 429, 502, 504, 499])
+def test_a_request_that_failed_saved_nothing_but_keeps_its_estimates(status: int) -> None:
+    done = exchange()
+    done.tokens_before, done.tokens_after, done.estimated_input = 1000, 400, 400
+    fields = savings.row_fields(done, status)
+    assert (fields["tokens_before"], fields["tokens_after"]) == (None, None)
+    assert (fields["estimated_tokens_before"], fields["estimated_tokens_after"]) == (1000, 400)
+
+
 def test_a_row_without_the_engine_has_one_estimate_for_both_raw_figures() -> None:
     done = exchange()
     done.estimated_input, done.savings_note = 321, "bypass"
-    fields = savings.row_fields(done)
+    fields = savings.row_fields(done, 200)
     assert (fields["tokens_before"], fields["tokens_after"]) == (None, None)
     assert (fields["estimated_tokens_before"], fields["estimated_tokens_after"]) == (321, 321)
 
