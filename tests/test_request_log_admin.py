@@ -57,6 +57,34 @@ def test_the_filtered_list_runs_no_second_full_count(staff: Client, row: Request
     assert len(counts) == 1 and "WHERE" in counts[0]
 
 
+def test_the_unfiltered_list_counts_and_lists_filter_choices_within_bounds(
+    staff: Client, row: RequestLog
+) -> None:
+    with CaptureQueriesContext(connection) as queries:
+        response = staff.get(LOGS)
+    assert list(response.context["cl"].result_list) == [row]
+    log_queries = [q["sql"] for q in queries if "proxy_requestlog" in q["sql"]]
+    counts = [sql for sql in log_queries if "COUNT(" in sql]
+    # The count reads at most CappedPaginator.CAP rows, and no filter lists DISTINCT values.
+    assert counts and all("LIMIT" in sql for sql in counts)
+    assert not any("DISTINCT" in sql for sql in log_queries)
+
+
+def test_the_model_and_team_filters_offer_values_of_the_latest_rows(
+    staff: Client, row: RequestLog
+) -> None:
+    response = staff.get(LOGS)
+    choices = {
+        spec.title: [choice["display"] for choice in spec.choices(response.context["cl"])]
+        for spec in response.context["cl"].filter_specs
+    }
+    assert "claude-sonnet-4-5" in choices["model (seen lately)"]
+    response = staff.get(LOGS, {"model": "claude-sonnet-4-5"})
+    assert list(response.context["cl"].result_list) == [row]
+    response = staff.get(LOGS, {"model": "gpt-5"})
+    assert list(response.context["cl"].result_list) == []
+
+
 def test_rows_cannot_be_added(staff: Client, row: RequestLog) -> None:
     assert staff.get(f"{LOGS}add/").status_code == 403
 
