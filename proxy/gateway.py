@@ -7,8 +7,10 @@ Django request so tests can drive each step.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
+import traceback
 from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
@@ -42,6 +44,9 @@ BUFFER_LIMIT = 1024 * 1024
 # Set in the ASGI scope by the handler when it stopped reading a body over the size limit.
 OVERSIZED = "headroom.oversized"
 _DOT_SEGMENT = re.compile(r"(?:^|/)(?:\.|%2e){1,2}(?:/|$)", re.IGNORECASE)
+
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,14 @@ async def handle(request: HttpRequest, surface: Surface) -> HttpResponse:
     except asyncio.CancelledError:
         exchange.disconnected = True
         raise
+    except Exception as exc:
+        # A bug, not a client's mistake: a 500 in the caller's format and a row that says so.
+        # The exception's message may quote request data, so only its type and frames are logged.
+        frames = "".join(traceback.format_tb(exc.__traceback__))
+        logger.error("request %s failed: %s\n%s", exchange.request_id, type(exc).__name__, frames)
+        error = GatewayError(500, "the gateway failed to handle the request", "internal_error")
+        exchange.fail(error)
+        return with_gateway_headers(error_response(inbound.family, error), exchange)
     finally:
         if not handed_off:
             exchange.finish()

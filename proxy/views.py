@@ -56,7 +56,7 @@ def family_of(request: HttpRequest) -> str:
 
 def server_error(request: HttpRequest) -> HttpResponse:
     error = GatewayError(500, "the gateway failed to handle the request", "internal_error")
-    return error_response("openai", error)
+    return error_response(family_of(request), error)
 
 
 async def readyz(request: HttpRequest) -> HttpResponse:

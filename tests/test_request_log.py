@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from asgiref.sync import sync_to_async
-from django.test import TestCase, TransactionTestCase
+from django.test import TestCase, TransactionTestCase, override_settings
 
 from headroom_site.asgi import application
-from proxy import logwriter
+from proxy import keys, logwriter
 from proxy.models import RequestLog
 from routing.models import UpstreamRoute
 from tests.conftest import UpstreamSeam
@@ -101,6 +101,53 @@ class RequestLogRowTests(TestCase):
             "credential_missing",
         )
         assert self.seam.requests == []
+
+    @override_settings(HEADROOM_MAX_BODY_BYTES=64)
+    async def test_a_gateway_made_413_leaves_one_row(self) -> None:
+        response = await self.post_chat({**CHAT, "pad": "x" * 100})
+        [row] = await saved_rows()
+        assert (response.status_code, row.status, row.error_type) == (
+            413,
+            413,
+            "request_too_large",
+        )
+        assert self.seam.requests == []
+
+    async def test_a_refused_override_leaves_one_row(self) -> None:
+        response = await self.post_chat(**{"x-headroom-base-url": "http://10.0.0.1"})
+        [row] = await saved_rows()
+        # The override was refused, so none was used; the error type says why.
+        assert (response.status_code, row.status, row.override) == (403, 403, False)
+        assert row.error_type and self.seam.requests == []
+
+    async def test_a_rate_limited_request_leaves_one_row_naming_the_team(self) -> None:
+        _, secret = await sync_to_async(keys.issue)(team="payments", requests_per_minute=1)
+        await self.post_chat(**{"x-headroom-key": secret})
+        response = await self.post_chat(**{"x-headroom-key": secret})
+        rows = await saved_rows()
+        assert [(r.status, r.team) for r in rows] == [(200, "payments"), (429, "payments")]
+        assert response.status_code == 429 and len(self.seam.requests) == 1
+
+    async def test_a_crash_inside_the_gateway_is_a_500_in_the_family_shape_with_a_row(
+        self,
+    ) -> None:
+        def crash(request: httpx.Request) -> httpx.Response:
+            raise RuntimeError("-".join(["sk", "secret", "in", "a", "message"]))
+
+        self.seam.handler = crash
+        with self.assertLogs("proxy.gateway", "ERROR") as logged:
+            response = await self.async_client.post(
+                "/v1/messages",
+                json.dumps({"model": "claude-x"}),
+                content_type="application/json",
+                headers={"x-api-key": "k"},
+            )
+        [row] = await saved_rows()
+        assert response.status_code == 500
+        assert response.json()["type"] == "error"
+        assert (row.status, row.error_type, row.family) == (500, "internal_error", "anthropic")
+        assert "RuntimeError" in logged.output[0]
+        assert "sk-secret-in-a-message" not in "".join(logged.output)
 
     async def test_an_unreachable_upstream_leaves_one_row_with_the_transport_error(self) -> None:
         def refuse(request: httpx.Request) -> httpx.Response:
