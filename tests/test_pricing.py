@@ -134,3 +134,21 @@ def test_the_seed_prices_the_main_models_of_each_provider() -> None:
         found_rate = pricing.find_rate(model)
         found[model] = (found_rate.input, found_rate.output, found_rate.cache_read)
     assert found == expected
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("model", "rates"),
+    [
+        ("o3-pro-2025-06-10", (20, 80)),
+        ("o3-2025-04-16", (2, 8)),
+        ("o1-pro", (150, 600)),
+        ("gpt-5-pro", (15, 120)),
+        ("gpt-5-2025-08-07", (Decimal("1.25"), 10)),
+    ],
+)
+def test_a_longer_model_name_is_not_billed_at_its_shorter_siblings_rate(
+    model: str, rates: tuple
+) -> None:
+    rate = pricing.find_rate(model)
+    assert (rate.input, rate.output) == rates
