@@ -134,12 +134,13 @@ def set_up(gateway: Gateway, mocks: list[MockUpstream]) -> dict[str, str]:
     return secrets
 
 
-def run_session(gateway: Gateway, secrets: dict[str, str]) -> list[int]:
-    """One request per credential position and per kind of refusal; returns the statuses."""
+def run_session(gateway: Gateway, secrets: dict[str, str]) -> tuple[list[int], str]:
+    """One request per credential position and per kind of refusal; returns the statuses, and
+    the headers and bodies of the raw requests' answers (the refusals among them)."""
     # The rate-limited key's two requests must fall in one minute window.
     if time.time() % 60 > 50:
         time.sleep(60.5 - time.time() % 60)
-    base, statuses = gateway.url, []
+    base, statuses, answers = gateway.url, [], []
     with openai.OpenAI(base_url=f"{base}/v1", api_key=secrets["team-a"], max_retries=0) as sdk:
         sdk.chat.completions.create(model="gpt-5", messages=[{"role": "user", "content": "hi"}])
         statuses.append(200)
@@ -195,7 +196,8 @@ def run_session(gateway: Gateway, secrets: dict[str, str]) -> list[int]:
             base + path, content=body, headers={"content-type": "application/json", **headers}
         )
         statuses.append(reply.status_code)
-    return statuses
+        answers.append(f"{reply.headers!r}\n{reply.text}")
+    return statuses, "\n".join(answers)
 
 
 def database_text() -> str:
@@ -244,7 +246,7 @@ def test_no_credential_appears_in_logs_tables_pages_or_metrics(
     gateway = isolated_gateway
     secrets = set_up(gateway, mock_upstreams)
     started = timezone.now()
-    statuses = run_session(gateway, secrets)
+    statuses, answers = run_session(gateway, secrets)
     metrics = httpx.get(f"{gateway.url}/metrics").text
     # A graceful stop writes every queued request-log row before the process ends.
     stop_gateway(gateway)
@@ -276,3 +278,5 @@ def test_no_credential_appears_in_logs_tables_pages_or_metrics(
     assert leaked(tables, secrets) == []
     assert leaked(pages, secrets) == []
     assert leaked(metrics, secrets) == []
+    assert "gateway key is not valid" in answers and "error" in answers
+    assert leaked(answers, secrets) == []
