@@ -6,31 +6,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from proxy.compression import compress_request
 from proxy.compression.transform import results
+from tests.corpus import SESSION_OUTPUTS
 
-CORPUS = Path(__file__).resolve().parent / "data" / "compression"
-OUTPUTS = [
-    (CORPUS / name).read_text(encoding="utf-8")
-    for name in (
-        "logs/pytest_failures.txt",
-        "json/api_customers.json",
-        "search/ripgrep.txt",
-        "git/git_diff.txt",
-        "logs/npm_install.txt",
-        "json/github_runs.json",
-        "logs/cargo_build.txt",
-        "git/git_log.txt",
-        "traces/java_spring.txt",
-        "json/k8s_pods.json",
-    )
-]
-TURNS = len(OUTPUTS)
+TURNS = len(SESSION_OUTPUTS)
 
 
 def anthropic_turn(number: int, output: str) -> list[dict[str, Any]]:
@@ -98,7 +82,7 @@ def client_bodies(name: str, indent: int | None) -> tuple[list[bytes], bytes]:
     if name == "gemini":
         conversation = [{"role": "user", "parts": [{"text": "Fix the failing build."}]}]
     bodies = []
-    for number, output in enumerate(OUTPUTS):
+    for number, output in enumerate(SESSION_OUTPUTS):
         conversation += turn(number, output)
         bodies.append(json.dumps({**head, key: conversation}, indent=indent).encode())
     closing = json.dumps({key: [0]}, indent=indent).encode()

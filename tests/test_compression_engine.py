@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,10 +14,10 @@ from hypothesis import strategies as st
 from proxy.compression import CompressionResult, engine, policy, tokens
 from proxy.compression.blocks import endpoint_for, find_blocks
 from proxy.compression.transform import results
+from tests.corpus import read
 
-CORPUS = Path(__file__).resolve().parent / "data" / "compression"
-PRETTY = (CORPUS / "json" / "k8s_pods.json").read_text(encoding="utf-8")
-LOG = (CORPUS / "logs" / "pytest_failures.txt").read_text(encoding="utf-8")
+PRETTY = read("json/k8s_pods.json")
+LOG = read("logs/pytest_failures.txt")
 MESSAGES = "/v1/messages"
 
 

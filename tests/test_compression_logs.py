@@ -19,8 +19,8 @@ from proxy.compression.logs import (
 from proxy.compression.policy import Policy
 from proxy.compression.text import clean_text
 from proxy.compression.transform import compress_text
+from tests.corpus import CORPUS, read
 
-CORPUS = Path(__file__).resolve().parent / "data" / "compression"
 TEXT_FILES = sorted(p for p in CORPUS.rglob("*") if p.suffix in (".txt", ".log"))
 AGGRESSIVE = Policy("aggressive")
 # Written independently of the engine's needles: what a reader calls an error, a warning, a
@@ -137,12 +137,12 @@ def test_progress_bars_redrawn_with_carriage_returns_keep_their_last_drawing() -
 
 
 def test_build_and_test_output_looks_like_log_output() -> None:
-    assert looks_like_log((CORPUS / "logs" / "pytest_failures.txt").read_text())
-    assert looks_like_log((CORPUS / "search" / "ripgrep.txt").read_text())
+    assert looks_like_log(read("logs/pytest_failures.txt"))
+    assert looks_like_log(read("search/ripgrep.txt"))
 
 
 def test_a_diff_is_not_treated_as_log_output() -> None:
-    assert not looks_like_log((CORPUS / "git" / "git_diff.txt").read_text() * 3)
+    assert not looks_like_log(read("git/git_diff.txt") * 3)
 
 
 def test_source_code_is_not_treated_as_log_output() -> None:

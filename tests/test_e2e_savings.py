@@ -9,7 +9,6 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -19,25 +18,10 @@ from django.contrib.auth.models import User
 
 from proxy.models import RequestLog
 from tests.conftest import Gateway, start_gateway, stop_gateway
+from tests.corpus import SESSION_OUTPUTS, read
 from tests.mock_upstream import MockUpstream, Reply
 
-CORPUS = Path(__file__).resolve().parent / "data" / "compression"
-PODS = (CORPUS / "json" / "k8s_pods.json").read_text(encoding="utf-8")
-OUTPUTS = [
-    (CORPUS / name).read_text(encoding="utf-8")
-    for name in (
-        "logs/pytest_failures.txt",
-        "json/api_customers.json",
-        "search/ripgrep.txt",
-        "git/git_diff.txt",
-        "logs/npm_install.txt",
-        "json/github_runs.json",
-        "logs/cargo_build.txt",
-        "git/git_log.txt",
-        "traces/java_spring.txt",
-        "json/k8s_pods.json",
-    )
-]
+PODS = read("json/k8s_pods.json")
 ANTHROPIC_AUTH = {"x-api-key": "sk-ant-client", "anthropic-version": "2023-06-01"}
 STAFF = ("savings-ops", "savings-pw")
 # The e2e gateway writes its log rows every second; a row is read within this many seconds.
@@ -281,7 +265,7 @@ def test_a_ten_turn_conversation_is_forwarded_as_byte_prefixes_of_each_other(
     mock_upstream.reply_with(Reply.json(message(input_tokens=4000)))
     conversation: list[dict[str, Any]] = [{"role": "user", "content": "Fix the failing build."}]
     with httpx.Client(base_url=unhurried_server.url, timeout=30) as client:
-        for number, output in enumerate(OUTPUTS):
+        for number, output in enumerate(SESSION_OUTPUTS):
             conversation += tool_turn(number, output)
             body = {"model": model, "max_tokens": 100, "messages": conversation}
             response = client.post("/v1/messages", json=body, headers=ANTHROPIC_AUTH)
@@ -289,7 +273,7 @@ def test_a_ten_turn_conversation_is_forwarded_as_byte_prefixes_of_each_other(
 
     forwarded = [request.body for request in mock_upstream.requests]
     closing = b"]}"
-    for turn in range(len(OUTPUTS) - 1):
+    for turn in range(len(SESSION_OUTPUTS) - 1):
         assert forwarded[turn].endswith(closing)
         assert forwarded[turn + 1].startswith(forwarded[turn][: -len(closing)]), turn
-    assert {row.savings_note for row in logged(model, len(OUTPUTS))} == {"compressed"}
+    assert {row.savings_note for row in logged(model, len(SESSION_OUTPUTS))} == {"compressed"}

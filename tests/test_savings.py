@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -21,10 +20,10 @@ from routing import routes_file
 from routing.admin import UpstreamRouteForm
 from routing.models import UpstreamRoute
 from tests.conftest import UpstreamSeam
+from tests.corpus import read
 
-CORPUS = Path(__file__).resolve().parent / "data" / "compression"
 # Pretty-printed JSON: lossless compression alone (minifying) removes a large share of it.
-PODS = (CORPUS / "json" / "k8s_pods.json").read_text(encoding="utf-8")
+PODS = read("json/k8s_pods.json")
 AUTH = {"authorization": "Bearer sk-client"}
 
 
