@@ -4,12 +4,13 @@ and the end-to-end pair of a real gateway under Daphne and real mock upstreams o
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,6 +85,68 @@ def upstream_seam(monkeypatch: pytest.MonkeyPatch) -> Iterator[UpstreamSeam]:
     upstream._transport = None
     yield seam
     upstream._transport = None
+
+
+def stalled_stream(
+    first: bytes, rest: bytes, cancelled: asyncio.Event
+) -> Callable[[httpx.Request], httpx.Response]:
+    """A seam handler whose event stream sends `first`, then stalls until the gateway cancels
+    it (setting `cancelled`), and would send `rest` only if it were never cancelled."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        async def chunks() -> AsyncIterator[bytes]:
+            yield first
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                cancelled.set()
+                raise
+            yield rest
+
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=chunks())
+
+    return handler
+
+
+async def leave_after_the_first_chunk(body: bytes, authorization: bytes) -> list[dict]:
+    """POST a chat stream at the ASGI level and disconnect once the first body chunk arrives,
+    so the disconnect is real; returns the messages the gateway sent."""
+    from headroom_site.asgi import application  # after pytest-django has configured Django
+
+    first_chunk = asyncio.Event()
+    sent: list[dict] = []
+    inbox = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive() -> dict:
+        if inbox:
+            return inbox.pop()
+        await first_chunk.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+        if message["type"] == "http.response.body" and message.get("body"):
+            first_chunk.set()
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/chat/completions",
+        "raw_path": b"/v1/chat/completions",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"127.0.0.1"),
+            (b"content-type", b"application/json"),
+            (b"authorization", authorization),
+        ],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8787),
+    }
+    await asyncio.wait_for(application(scope, receive, send), timeout=5)
+    return sent
 
 
 def free_port() -> int:

@@ -11,11 +11,10 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.test import TestCase, TransactionTestCase, override_settings
 
-from headroom_site.asgi import application
 from proxy import keys, logwriter
 from proxy.models import RequestLog
 from routing.models import UpstreamRoute
-from tests.conftest import UpstreamSeam
+from tests.conftest import UpstreamSeam, leave_after_the_first_chunk, stalled_stream
 
 AUTH = {"authorization": "Bearer sk-client-secret-123"}
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
@@ -228,56 +227,12 @@ class ClientDisconnectTests(TransactionTestCase):
     def _seam(self, upstream_seam: UpstreamSeam) -> None:
         self.seam = upstream_seam
 
-    def slow_stream(self, request: httpx.Request) -> httpx.Response:
-        async def chunks() -> AsyncIterator[bytes]:
-            yield SSE[0]
-            try:
-                await asyncio.sleep(10)
-            except asyncio.CancelledError:
-                self.upstream_cancelled.set()
-                raise
-            yield SSE[1]
-
-        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=chunks())
-
     async def test_a_client_that_leaves_mid_stream_leaves_one_disconnected_row(self) -> None:
-        self.upstream_cancelled = asyncio.Event()
-        self.seam.handler = self.slow_stream
-        first_chunk = asyncio.Event()
-        sent: list[dict] = []
+        cancelled = asyncio.Event()
+        self.seam.handler = stalled_stream(SSE[0], SSE[1], cancelled)
         body = json.dumps({**CHAT, "stream": True}).encode()
-        inbox = [{"type": "http.request", "body": body, "more_body": False}]
-
-        async def receive() -> dict:
-            if inbox:
-                return inbox.pop()
-            await first_chunk.wait()
-            return {"type": "http.disconnect"}
-
-        async def send(message: dict) -> None:
-            sent.append(message)
-            if message["type"] == "http.response.body" and message.get("body"):
-                first_chunk.set()
-
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "POST",
-            "scheme": "http",
-            "path": "/v1/chat/completions",
-            "raw_path": b"/v1/chat/completions",
-            "query_string": b"",
-            "headers": [
-                (b"host", b"127.0.0.1"),
-                (b"content-type", b"application/json"),
-                (b"authorization", b"Bearer sk-client"),
-            ],
-            "client": ("127.0.0.1", 5000),
-            "server": ("127.0.0.1", 8787),
-        }
-        await asyncio.wait_for(application(scope, receive, send), timeout=5)
-        await asyncio.wait_for(self.upstream_cancelled.wait(), timeout=5)
+        sent = await leave_after_the_first_chunk(body, b"Bearer sk-client")
+        await asyncio.wait_for(cancelled.wait(), timeout=5)
         [row] = await saved_rows()
         assert sent[0]["status"] == 200
         assert (row.status, row.stream, row.disconnected) == (200, True, True)

@@ -15,13 +15,12 @@ from django.conf import settings
 from django.core.cache import cache
 from django.test import TestCase, TransactionTestCase, override_settings
 
-from headroom_site.asgi import application
 from proxy import logwriter, pricing, responsecache
 from proxy.exchange import Exchange
 from proxy.gateway import Inbound
 from proxy.models import ModelPrice, RequestLog
 from routing.models import UpstreamRoute
-from tests.conftest import UpstreamSeam
+from tests.conftest import UpstreamSeam, leave_after_the_first_chunk, stalled_stream
 
 ALICE = {"authorization": "Bearer sk-alice"}
 BOB = {"authorization": "Bearer sk-bob"}
@@ -231,68 +230,20 @@ class AbandonedStreamTests(TransactionTestCase):
     def _seam(self, upstream_seam: UpstreamSeam) -> None:
         self.seam = upstream_seam
 
-    def slow_stream(self, request: httpx.Request) -> httpx.Response:
-        async def chunks() -> AsyncIterator[bytes]:
-            yield EVENTS[0]
-            try:
-                await asyncio.sleep(10)
-            except asyncio.CancelledError:
-                self.upstream_cancelled.set()
-                raise
-            yield b"".join(EVENTS[1:])
-
-        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=chunks())
-
-    async def leave_after_the_first_chunk(self) -> None:
-        first_chunk = asyncio.Event()
-        inbox = [{"type": "http.request", "body": STREAM_REQUEST, "more_body": False}]
-
-        async def receive() -> dict:
-            if inbox:
-                return inbox.pop()
-            await first_chunk.wait()
-            return {"type": "http.disconnect"}
-
-        async def send(message: dict) -> None:
-            if message["type"] == "http.response.body" and message.get("body"):
-                first_chunk.set()
-
-        await asyncio.wait_for(application(asgi_scope(), receive, send), timeout=5)
-        await asyncio.wait_for(self.upstream_cancelled.wait(), timeout=5)
-
     async def test_a_stream_the_client_abandoned_is_not_stored(self) -> None:
         await UpstreamRoute.objects.acreate(
             model_prefix="test-", upstream="http://127.0.0.1:9", cache_ttl=300
         )
-        self.upstream_cancelled = asyncio.Event()
-        self.seam.handler = self.slow_stream
-        await self.leave_after_the_first_chunk()
+        cancelled = asyncio.Event()
+        self.seam.handler = stalled_stream(EVENTS[0], b"".join(EVENTS[1:]), cancelled)
+        await leave_after_the_first_chunk(STREAM_REQUEST, b"Bearer sk-alice")
+        await asyncio.wait_for(cancelled.wait(), timeout=5)
         self.seam.handler = stream_answer
         again = await self.async_client.post(
             "/v1/chat/completions", STREAM_REQUEST, content_type="application/json", headers=ALICE
         )
         assert again["x-headroom-cache"] == "miss"
         assert await body_of(again) == b"".join(EVENTS)
-
-
-def asgi_scope() -> dict:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/v1/chat/completions",
-        "raw_path": b"/v1/chat/completions",
-        "query_string": b"",
-        "headers": [
-            (b"host", b"127.0.0.1"),
-            (b"content-type", b"application/json"),
-            (b"authorization", b"Bearer sk-alice"),
-        ],
-        "client": ("127.0.0.1", 5000),
-        "server": ("127.0.0.1", 8787),
-    }
 
 
 # Keys and bounds
