@@ -73,7 +73,7 @@ def seed(count: int) -> None:
     from django.db import transaction
     from django.utils import timezone
 
-    from proxy.models import RequestLog
+    from requestlog.models import RequestLog
 
     rng = random.Random(2026)
     now = timezone.now()
@@ -84,7 +84,7 @@ def seed(count: int) -> None:
             fake_row(rng, now - timedelta(seconds=rng.uniform(0, 30 * 86400))) for _ in range(size)
         ]
         with transaction.atomic():
-            RequestLog.objects.bulk_create(rows, batch_size=2000)
+            RequestLog.objects.add_rows(rows, batch_size=2000)
     seconds = time.perf_counter() - started
     print(
         f"seeded {count:,} rows in {seconds:.1f} s ({count / seconds:,.0f} rows/s, rollup included)"
@@ -92,7 +92,7 @@ def seed(count: int) -> None:
 
 
 def fake_row(rng: random.Random, created: object) -> object:
-    from proxy.models import RequestLog
+    from requestlog.models import RequestLog
 
     model = rng.choice(list(MODELS))
     family, route, host = MODELS[model]
@@ -156,7 +156,7 @@ def report(name: str, timings: list[float]) -> None:
 
 
 def compare(client: object) -> None:
-    from proxy import stats
+    from dashboard import stats
 
     stats_use_rollup = stats.use_rollup
     stats.use_rollup = lambda: False

@@ -16,8 +16,8 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import path  # noqa: E402
 
+from dashboard.consumers import DashboardConsumer  # noqa: E402
 from proxy.asgi import GatewayHandler, PathRouter  # noqa: E402
-from proxy.consumers import DashboardConsumer  # noqa: E402
 
 # The dashboard's live feed; the consumer itself admits staff users only.
 websockets = AllowedHostsOriginValidator(

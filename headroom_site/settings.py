@@ -31,12 +31,15 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "routing",
+    "keys",
+    "requestlog",
     "proxy",
+    "dashboard",
 ]
 
-# The proxy fast path goes first: gateway traffic never pays for sessions, CSRF or auth.
+# Gateway traffic never reaches these: headroom_site.asgi sends /v1 and /v1beta to the gateway's
+# own handler, which runs no middleware.
 MIDDLEWARE = [
-    "proxy.middleware.GatewayFastPathMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -7,7 +7,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("dashboard/", include("proxy.dashboard")),
+    path("dashboard/", include("dashboard.urls")),
     path("", include("proxy.urls")),
 ]
 

@@ -2,8 +2,10 @@
 
 Django's ASGIHandler runs the request signals and `response.close()` through `sync_to_async`
 inside a per-request thread context, which starts a thread for every request. Gateway paths need
-neither (they hold no database connection), so they get this lean handler; everything else goes
-to Django's own.
+neither (they hold no database connection on the event loop's thread; the few sync calls that
+touch the database run through `channels.db.database_sync_to_async`, which closes old and broken
+connections before and after, as the request signals would), so they get this lean handler,
+the one way in for /v1 and /v1beta; everything else goes to Django's own.
 """
 
 from __future__ import annotations
@@ -21,10 +23,13 @@ from django.http import HttpResponse
 from django.urls import Resolver404, resolve, set_script_prefix
 
 from proxy import views
-from proxy.gateway import OVERSIZED
-from proxy.middleware import GATEWAY_PREFIXES
+from proxy.inbound import OVERSIZED
 
 logger = logging.getLogger(__name__)
+
+GATEWAY_PREFIXES = ("/v1/", "/v1beta/")
+# Probes scraped every few seconds: async views that need no session, CSRF or auth either.
+PROBE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict]]
@@ -102,13 +107,14 @@ class GatewayHandler(ASGIHandler):
 
 
 class PathRouter:
-    """Gateway paths to the lean handler, everything else to Django's."""
+    """Gateway paths and probes to the lean handler, everything else to Django's."""
 
     def __init__(self, gateway: GatewayHandler, django: ASGIHandler) -> None:
         self.gateway = gateway
         self.django = django
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope.get("path", "").startswith(GATEWAY_PREFIXES):
+        path = scope.get("path", "")
+        if path.startswith(GATEWAY_PREFIXES) or path in PROBE_PATHS:
             return await self.gateway(scope, receive, send)
         return await self.django(scope, receive, send)

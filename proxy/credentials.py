@@ -10,20 +10,16 @@ from __future__ import annotations
 import logging
 import os
 
-from proxy import protocols
+from keys.issuing import is_gateway_key
+from proxy import wire
 from proxy.errors import GatewayError
-from proxy.protocols import CREDENTIAL_HEADERS, gemini
 from proxy.upstream import outbound_headers
+from proxy.wire import CREDENTIAL_HEADERS, gemini
 from routing.models import PASSTHROUGH
 
 logger = logging.getLogger(__name__)
 
 GATEWAY_KEY_HEADER = "x-headroom-key"
-GATEWAY_KEY_PREFIX = "hr-"
-
-
-def is_gateway_key(value: str) -> bool:
-    return value.startswith(GATEWAY_KEY_PREFIX)
 
 
 def bare_value(name: str, value: str) -> str:
@@ -70,14 +66,7 @@ def without_gateway_keys(
         for name, value in outbound
         if not (name in CREDENTIAL_HEADERS and is_gateway_key(bare_value(name, value)))
     ]
-    key = gemini.query_key(query)
-    if key is not None and is_gateway_key(key):
-        query = "&".join(
-            item
-            for item in query.split("&")
-            if not (item.partition("=")[0] == "key" and is_gateway_key(item.partition("=")[2]))
-        )
-    return headers, query
+    return headers, gemini.drop_query_key(query, only=is_gateway_key)
 
 
 def prepare(
@@ -101,5 +90,5 @@ def prepare(
             502, "the gateway has no credential configured for this upstream", "credential_missing"
         )
     outbound = outbound_headers(raw_headers, strip_credentials=True)
-    outbound.append(protocols.get(protocol).credential_header(key))
+    outbound.append(wire.get(protocol).credential_header(key))
     return outbound, gemini.drop_query_key(query)

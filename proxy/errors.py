@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from django.http import HttpResponse
 
-from proxy import protocols
+from proxy import wire
 
 
 class GatewayError(Exception):
@@ -23,7 +23,7 @@ class GatewayError(Exception):
 
 
 def error_response(family: str, error: GatewayError) -> HttpResponse:
-    body = protocols.get(family).error_body(error.status, error.message, error.code)
+    body = wire.get(family).error_body(error.status, error.message, error.code)
     response = HttpResponse(body, status=error.status, content_type="application/json")
     response["content-length"] = str(len(body))
     for name, value in error.headers.items():
@@ -34,7 +34,7 @@ def error_response(family: str, error: GatewayError) -> HttpResponse:
 def stream_error_forms(family: str, error: GatewayError) -> tuple[bytes, bytes]:
     """The error for a body already under way: as the family's stream event, and as a JSON
     document for a body that is not a stream of events."""
-    module = protocols.get(family)
+    module = wire.get(family)
     return (
         module.stream_error(error.status, error.message, error.code),
         module.error_body(error.status, error.message, error.code),

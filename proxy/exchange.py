@@ -1,7 +1,7 @@
 """What one proxied request did: timings, route, status and usage, finished exactly once.
 
-The finished exchange is what the request log records; the gateway's access log line comes
-from here too (Daphne's own access log is off because it prints query strings).
+The finished exchange is what `proxy.record` hands to the request log; the gateway's access log
+line comes from here (Daphne's own access log is off because it prints query strings).
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from proxy import logwriter
 from proxy.errors import GatewayError
-from proxy.usage import Usage
+from requestlog.usage import Usage
 
 logger = logging.getLogger("headroom.access")
 
@@ -82,10 +81,11 @@ class Exchange:
         after = 0.0 if self.upstream_done is None else _ms(self.upstream_done, self.ended)
         return _ms(self.started, self.upstream_started) + after
 
-    def finish(self) -> None:
-        """Record the exchange; later calls do nothing, so every request yields one record."""
+    def finish(self) -> bool:
+        """Mark the exchange ended and write its access-log line; True the first time only, so
+        every request yields one record."""
         if self.finished:
-            return
+            return False
         self.finished = True
         self.ended = time.perf_counter()
         logger.info(
@@ -101,7 +101,7 @@ class Exchange:
             self.disconnected,
             self.latency_ms,
         )
-        logwriter.record(self)
+        return True
 
 
 def _ms(start: float, end: float | None) -> float:

@@ -1,4 +1,5 @@
-"""Prometheus metrics of the gateway, fed once per finished exchange and by the log writer.
+"""Prometheus metrics of the gateway, fed once per finished exchange (the log writer keeps its
+own, in `requestlog.metrics`).
 
 Labels stay bounded: the route label is an admin-defined prefix (or default / override), the
 family is one of three, and the status is the HTTP code; client-sent model names never become
@@ -7,14 +8,10 @@ labels, since any client could mint new series with them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Histogram
 
 from proxy import savings
-
-if TYPE_CHECKING:
-    from proxy.exchange import Exchange
+from proxy.exchange import Exchange
 
 # Seconds; LLM calls run from tens of milliseconds (errors, cache hits) to many minutes.
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
@@ -55,14 +52,6 @@ UPSTREAM_ERRORS = Counter(
     "Upstream failures: transport errors by gateway error code, and relayed 5xx as http_5xx.",
     ["family", "route", "kind"],
 )
-LOG_ROWS_WRITTEN = Counter("headroom_request_log_rows_written", "Request log rows saved.")
-LOG_ROWS_DROPPED = Counter(
-    "headroom_request_log_rows_dropped",
-    "Request log rows lost: queue_full, db_error, or error (could not be built).",
-    ["reason"],
-)
-LOG_QUEUE_DEPTH = Gauge("headroom_request_log_queue_depth", "Request log rows waiting to be saved.")
-
 TOKEN_KINDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
 
 

@@ -2,19 +2,19 @@
 
 Each chunk passes the family's usage observer on its way, which reads billed usage without
 changing it. Django's ASGI handler closes the iterator when the client goes away; the `finally:`
-then records the usage read so far, closes the upstream response at once and finishes the
-exchange. A relay Django never started (the client left between the view and the first byte) is
-cleaned up through `close()`.
+then records the usage read so far, closes the upstream response at once and hands the
+exchange to `on_finish`. A relay Django never started (the client left between the view and the
+first byte) is cleaned up through `close()`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 
-from proxy import protocols
+from proxy import wire
 from proxy.errors import from_httpx, stream_error_forms
 from proxy.exchange import Exchange
 from proxy.responsecache import Recorder
@@ -27,7 +27,7 @@ def observer_for(reply: httpx.Response, family: str, hide_usage_chunk: bool) -> 
     if not reply.is_success or encoding not in ("", "identity"):
         return Observer()
     content_type = reply.headers.get("content-type", "")
-    return protocols.get(family).stream_observer(content_type, hide_usage_chunk)
+    return wire.get(family).stream_observer(content_type, hide_usage_chunk)
 
 
 class Relay:
@@ -38,6 +38,7 @@ class Relay:
         family: str,
         hide_usage_chunk: bool = False,
         recorder: Recorder | None = None,
+        on_finish: Callable[[Exchange], None] = Exchange.finish,
     ) -> None:
         self.reply = reply
         self.exchange = exchange
@@ -46,6 +47,8 @@ class Relay:
         # Keeps what the client receives for the response cache; only a body relayed to its
         # end is stored, never one that failed or was abandoned.
         self.recorder = recorder
+        # Handed the exchange once the body is done or abandoned (the view's log hand-off).
+        self.on_finish = on_finish
         self.started = False
         self.loop = asyncio.get_running_loop()
 
@@ -79,7 +82,7 @@ class Relay:
         finally:
             exchange.usage = observer.usage
             await self.reply.aclose()
-            exchange.finish()
+            self.on_finish(exchange)
 
     def _record(self, chunk: bytes) -> None:
         if self.recorder is not None:
@@ -93,4 +96,4 @@ class Relay:
 
     def _abandon(self) -> None:
         self.loop.create_task(self.reply.aclose())
-        self.exchange.finish()
+        self.on_finish(self.exchange)

@@ -1,5 +1,5 @@
 """The opt-in response cache (a route's cache_ttl): keys that keep callers apart, stored answers
-bounded in size, and replaying one, JSON or a server-sent event stream, byte for byte.
+bounded in size, kept byte for byte (`proxy.respond` replays them).
 
 Entries live in Django's default cache: local memory in each worker, or Redis shared by all.
 Only a complete 2xx answer is stored; a cache that fails is skipped, never an error.
@@ -11,25 +11,20 @@ import hashlib
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import httpx
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpResponse
 
 from proxy import savings, upstream
 from proxy.credentials import bare_value
-from proxy.protocols import CREDENTIAL_HEADERS
-from proxy.usage import Usage
-
-if TYPE_CHECKING:
-    from proxy.exchange import Exchange
-    from proxy.gateway import Inbound
-    from routing.models import UpstreamRoute
+from proxy.exchange import Exchange
+from proxy.inbound import Inbound
+from proxy.wire import CREDENTIAL_HEADERS
+from requestlog.usage import Usage
+from routing.models import UpstreamRoute
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +66,7 @@ class Slot:
         """Keep a complete answer; anything but a 2xx is never stored."""
         if not reply.is_success:
             return False
-        headers = tuple(merged_headers(upstream.inbound_headers(reply)))
+        headers = tuple(upstream.response_headers(reply))
         entry = Entry(reply.status_code, reply.reason_phrase, headers, body, streamed, usage)
         return await save(self.key, entry, self.ttl)
 
@@ -104,14 +99,6 @@ class Recorder:
     async def complete(self, usage: Usage | None) -> None:
         if not self.too_large:
             await self.slot.store(self.reply, b"".join(self.chunks), usage, streamed=True)
-
-
-def merged_headers(items: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Repeated headers joined with ", ", as the gateway sends them to the client."""
-    merged: dict[str, str] = {}
-    for name, value in items:
-        merged[name] = f"{merged[name]}, {value}" if name in merged else value
-    return list(merged.items())
 
 
 async def open_slot(
@@ -164,22 +151,6 @@ def identity(inbound: Inbound, exchange: Exchange) -> str:
         digest.update(f"{name}:{len(value)}:{value}".encode("utf-8", "surrogateescape"))
     key_id = exchange.gateway_key_id
     return f"{'' if key_id is None else key_id}/{digest.hexdigest()}"
-
-
-def replay(entry: Entry, exchange: Exchange) -> HttpResponse:
-    """The stored answer as a response; nothing is sent upstream and nothing is billed."""
-    exchange.status, exchange.usage, exchange.cache_hit = entry.status, entry.usage, True
-    exchange.mark_first_byte()
-    response = HttpResponse(entry.body, status=entry.status, reason=entry.reason)
-    if not any(name == "content-type" for name, _ in entry.headers):
-        del response["content-type"]
-    for name, value in entry.headers:
-        response[name] = value
-    response["content-length"] = str(len(entry.body))
-    if entry.streamed:
-        response["cache-control"] = "no-cache"
-        response["x-accel-buffering"] = "no"
-    return response
 
 
 def local_memory() -> bool:

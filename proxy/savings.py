@@ -6,17 +6,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from proxy.compression import CompressionResult, compress_request
 from proxy.compression.engine import ERROR_PREFIX, MODE_OFF, UNKNOWN_MODE, UNSUPPORTED_ENDPOINT
 from proxy.compression.policy import OFF, RequestPolicy, from_settings
-from proxy.usage import Usage
-
-if TYPE_CHECKING:
-    from proxy.exchange import Exchange
-    from proxy.gateway import Inbound
-    from routing.models import UpstreamRoute
+from proxy.exchange import Exchange
+from proxy.inbound import Inbound
+from requestlog.usage import Usage
+from routing.models import UpstreamRoute
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import httpx
 from django.conf import settings
 from httpx_aiohttp import AiohttpTransport
 
-from proxy.protocols import CREDENTIAL_HEADERS
+from proxy.wire import CREDENTIAL_HEADERS
 
 # Never copied in either direction (SPEC §5); proxy-* is matched by prefix.
 HOP_BY_HOP = frozenset(
@@ -118,6 +118,14 @@ def inbound_headers(response: httpx.Response) -> list[tuple[str, str]]:
         for name, value in response.headers.multi_items()
         if not _is_hop_by_hop(name) and name not in _DROPPED_RESPONSE
     ]
+
+
+def response_headers(response: httpx.Response) -> list[tuple[str, str]]:
+    """Upstream response headers as the client gets them: repeated ones joined with ", "."""
+    merged: dict[str, str] = {}
+    for name, value in inbound_headers(response):
+        merged[name] = f"{merged[name]}, {value}" if name in merged else value
+    return list(merged.items())
 
 
 async def send(request: httpx.Request) -> httpx.Response:

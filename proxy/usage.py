@@ -1,4 +1,4 @@
-"""Billed token usage of one request, and the observers that read it from a passing response.
+"""The observers that read billed usage from a response as it passes to the client.
 
 The families' protocol modules know where their usage is; the observers here do the framing:
 server-sent events (`proxy.sse`) or one JSON document arriving in pieces (`proxy.jsonbody`).
@@ -8,30 +8,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
 from typing import Any
 
 from proxy.jsonbody import Children
 from proxy.sse import DEFAULT_LIMIT, Event, SSEReader
-
-
-@dataclass
-class Usage:
-    """Tokens as billed, each kind counted once, so cost = Σ count × its rate.
-
-    input_tokens: uncached input, billed at the input rate. Providers that report a total prompt
-        count including cached tokens (OpenAI `prompt_tokens`, Gemini `promptTokenCount`) have
-        the cached part subtracted; Anthropic's `input_tokens` already excludes it.
-    output_tokens: generated tokens, reasoning or thinking tokens included.
-    cache_read_tokens: input served from the provider's prompt cache (cache-read rate).
-    cache_write_tokens: input written to the prompt cache (Anthropic's cache-creation rate).
-    """
-
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
-
+from requestlog.usage import Usage
 
 # How a family reads one event or one collected JSON member, given the usage read so far.
 ReadEvent = Callable[[Event, Usage | None], Usage | None]

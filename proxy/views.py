@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from asgiref.sync import sync_to_async
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import bad_request, page_not_found
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
-from proxy import gateway, logwriter, protocols
+from proxy import gateway, wire
 from proxy.errors import GatewayError, error_response
-from proxy.gateway import Surface
+from proxy.inbound import Surface
+from requestlog import writer
+from routing import database
 
 OPENAI = Surface("openai", "body", model_required=True)
 ANTHROPIC = Surface("anthropic", "body", model_required=True)
@@ -24,7 +25,7 @@ async def gateway_view(request: HttpRequest, surface: Surface, rest: str = "") -
     return await gateway.handle(request, surface)
 
 
-def healthz(request: HttpRequest) -> HttpResponse:
+async def healthz(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"status": "ok"})
 
 
@@ -49,7 +50,7 @@ def is_page(request: HttpRequest) -> bool:
 
 
 def family_of(request: HttpRequest) -> str:
-    return protocols.family_from_headers(
+    return wire.family_from_headers(
         {k.lower(): v for k, v in request.headers.items()}, request.META.get("QUERY_STRING", "")
     )
 
@@ -62,8 +63,8 @@ def server_error(request: HttpRequest) -> HttpResponse:
 async def readyz(request: HttpRequest) -> HttpResponse:
     """Ready to serve: the database answers and the request-log writer is running (else 503)."""
     checks = {
-        "database": await sync_to_async(database_reachable)(),
-        "log_writer": logwriter.writer.ensure_started(),
+        "database": await database.run(database_reachable),
+        "log_writer": writer.writer.ensure_started(),
     }
     status = 200 if all(checks.values()) else 503
     return JsonResponse(

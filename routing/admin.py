@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 from django.db.models import Model, QuerySet
@@ -22,19 +21,11 @@ from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 
 from routing.baseurl import InvalidBaseURL
-from routing.models import AllowedUpstream, Protocol, UpstreamRoute
+from routing.families import Family, default_targets
+from routing.models import AllowedUpstream, UpstreamRoute
 from routing.resolver import Resolution, resolve
 
 WHICH_PREFIX = "which"
-
-
-def default_targets() -> dict[str, str]:
-    # Read here rather than imported from proxy: imports run proxy → routing, never back.
-    return {
-        Protocol.OPENAI: settings.OPENAI_TARGET_API_URL,
-        Protocol.ANTHROPIC: settings.ANTHROPIC_TARGET_API_URL,
-        Protocol.GEMINI: settings.GEMINI_TARGET_API_URL,
-    }
 
 
 def shadowing_route(route: UpstreamRoute, earlier: Sequence[UpstreamRoute]) -> UpstreamRoute | None:
@@ -68,7 +59,7 @@ class WhichRouteForm(forms.Form):
         max_length=500,
         help_text="Leave blank for a request without a model, such as GET /v1/models.",
     )
-    family = forms.ChoiceField(choices=Protocol.choices, initial=Protocol.OPENAI)
+    family = forms.ChoiceField(choices=Family.choices, initial=Family.OPENAI)
 
 
 @dataclass(frozen=True)

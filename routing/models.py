@@ -9,15 +9,10 @@ from django.db import models
 from django.utils import timezone
 
 from routing.baseurl import AllowEntry, InvalidBaseURL, parse_base_url
+from routing.families import Family
 
 PASSTHROUGH = "passthrough"
 _ENV_AUTH = re.compile(r"^env:[A-Za-z_][A-Za-z0-9_]*$")
-
-
-class Protocol(models.TextChoices):
-    OPENAI = "openai", "OpenAI"
-    ANTHROPIC = "anthropic", "Anthropic"
-    GEMINI = "gemini", "Gemini"
 
 
 class Compression(models.TextChoices):
@@ -67,8 +62,8 @@ class UpstreamRoute(models.Model):
     )
     protocol = models.CharField(
         max_length=16,
-        choices=Protocol.choices,
-        default=Protocol.OPENAI,
+        choices=Family.choices,
+        default=Family.OPENAI,
         help_text="Default target and how an injected key is presented (Bearer, x-api-key, …).",
     )
     auth = models.CharField(

@@ -11,9 +11,10 @@ import time
 from collections.abc import Callable, Hashable
 from typing import Generic, Protocol, TypeVar
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections
+
+from routing import database
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ class PolledCopy(Generic[T]):
         """The table for this request: no query unless it was invalidated."""
         table = self.table
         if table is None:
-            return await sync_to_async(self.current_sync)()
+            return await database.run(self.current_sync)
         self._ensure_poller()
         return table
 

@@ -18,7 +18,8 @@ import httpx
 import pytest
 from django.conf import settings
 
-from proxy import logwriter, upstream
+from proxy import upstream
+from requestlog import writer
 from routing import table
 from routing.models import UpstreamRoute
 from tests.mock_upstream import MockUpstream
@@ -56,11 +57,11 @@ def _fresh_route_table(settings: object) -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _manual_log_writer(settings: object) -> Iterator[None]:
     # No writer thread in unit tests: a test's rows are saved only when it calls
-    # logwriter.flush() (inside its own transaction), and rows it left queued are discarded.
+    # writer.flush() (inside its own transaction), and rows it left queued are discarded.
     settings.HEADROOM_LOG_FLUSH_SECONDS = 0  # type: ignore[attr-defined]
-    logwriter.writer.discard()
+    writer.writer.discard()
     yield
-    logwriter.writer.discard()
+    writer.writer.discard()
 
 
 @dataclass

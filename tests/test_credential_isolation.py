@@ -20,8 +20,9 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from proxy import keys
-from proxy.models import GatewayKey, RequestLog
+from keys import issuing
+from keys.models import GatewayKey
+from requestlog.models import RequestLog
 from routing.models import AllowedUpstream
 from tests.conftest import (
     ROUTE_PICKUP_SECONDS,
@@ -129,7 +130,7 @@ def set_up(gateway: Gateway, mocks: list[MockUpstream]) -> dict[str, str]:
     )
     secrets = {}
     for team, fields in (("team-a", {}), ("team-b", {}), ("team-c", {"requests_per_minute": 1})):
-        _, secrets[team] = keys.issue(team=team, name=f"{team} laptop", **fields)
+        _, secrets[team] = issuing.issue(team=team, name=f"{team} laptop", **fields)
     time.sleep(ROUTE_PICKUP_SECONDS)
     return secrets
 

@@ -17,9 +17,9 @@ from django.db import connection
 from django.test import Client, TestCase
 from django.utils import timezone
 
-from proxy import consumers, stats
-from proxy.consumers import DashboardConsumer
-from proxy.models import CostSource, RequestLog
+from dashboard import consumers, stats
+from dashboard.consumers import DashboardConsumer
+from requestlog.models import CostSource, RequestLog
 from tests.test_stats import seed_row
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +42,7 @@ def rows(db: None) -> list[RequestLog]:
     rng = random.Random(7)
     now = timezone.now()
     made = [seed_row(rng, now - timedelta(seconds=rng.uniform(0, 10 * 86400))) for _ in range(120)]
-    return RequestLog.objects.bulk_create(made)
+    return RequestLog.objects.add_rows(made)
 
 
 def sql_value(query: str, params: list[object] | None = None) -> object:
@@ -72,7 +72,7 @@ def test_a_non_staff_user_is_sent_to_the_login_page(db: None) -> None:
 
 def test_the_page_shows_the_request_count_of_the_range(client: Client, rows: list) -> None:
     expected = sql_value(
-        "SELECT COUNT(*) FROM proxy_requestlog WHERE created >= %s", [since(7 * 24)]
+        "SELECT COUNT(*) FROM requestlog_requestlog WHERE created >= %s", [since(7 * 24)]
     )
     response = client.get("/dashboard/?range=7d")
     assert response.status_code == 200
@@ -100,15 +100,21 @@ def test_the_page_loads_nothing_from_another_host(client: Client, rows: list) ->
 
 def test_unpriced_spend_reads_unpriced_not_zero(client: Client, db: None) -> None:
     rng = random.Random(1)
-    RequestLog.objects.create(
-        **{
-            f.attname: getattr(
-                seed_row(rng, timezone.now(), cost_source=CostSource.UNPRICED, cost_usd=None),
-                f.attname,
+    RequestLog.objects.add_rows(
+        [
+            RequestLog(
+                **{
+                    f.attname: getattr(
+                        seed_row(
+                            rng, timezone.now(), cost_source=CostSource.UNPRICED, cost_usd=None
+                        ),
+                        f.attname,
+                    )
+                    for f in RequestLog._meta.concrete_fields
+                    if f.attname != "id"
+                }
             )
-            for f in RequestLog._meta.concrete_fields
-            if f.attname != "id"
-        }
+        ]
     )
     tiles = {t.id: t for t in client.get("/dashboard/").context["tiles"]}
     assert tiles["spend"].value == "unpriced"
@@ -123,7 +129,7 @@ def test_estimated_only_spend_reads_zero_priced_plus_the_estimate(client: Client
         cost_usd=Decimal("0.25"),
         saved_usd=Decimal("0.05"),
     )
-    row.save()
+    RequestLog.objects.add_rows([row])
     context = client.get("/dashboard/").context
     tiles = {t.id: t for t in context["tiles"]}
     assert (tiles["spend"].value, tiles["saved_usd"].value) == ("$0.00", "$0.00")
@@ -156,7 +162,7 @@ def test_the_model_breakdown_exports_as_csv_matching_sql(client: Client, rows: l
     lines = list(csv.DictReader(io.StringIO(response.content.decode())))
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT model, COUNT(*), SUM(output_tokens) FROM proxy_requestlog "
+            "SELECT model, COUNT(*), SUM(output_tokens) FROM requestlog_requestlog "
             "WHERE created >= %s GROUP BY model",
             [since(30 * 24)],
         )
@@ -180,7 +186,7 @@ def test_the_filtered_rows_export_as_csv(client: Client, rows: list) -> None:
     response = client.get("/dashboard/export/requests.csv?range=30d&status=error")
     lines = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     expected = sql_value(
-        "SELECT COUNT(*) FROM proxy_requestlog WHERE created >= %s AND status >= 400",
+        "SELECT COUNT(*) FROM requestlog_requestlog WHERE created >= %s AND status >= 400",
         [since(30 * 24)],
     )
     assert response.status_code == 200
@@ -190,7 +196,7 @@ def test_the_filtered_rows_export_as_csv(client: Client, rows: list) -> None:
 
 def test_csv_cells_cannot_start_a_spreadsheet_formula(client: Client, db: None) -> None:
     rng = random.Random(3)
-    RequestLog.objects.bulk_create([seed_row(rng, timezone.now(), model="=HYPERLINK(1)")])
+    RequestLog.objects.add_rows([seed_row(rng, timezone.now(), model="=HYPERLINK(1)")])
     breakdown = client.get("/dashboard/export/model.csv").content.decode()
     rows_csv = b"".join(client.get("/dashboard/export/requests.csv").streaming_content).decode()
     assert "'=HYPERLINK(1)" in breakdown
@@ -200,7 +206,7 @@ def test_csv_cells_cannot_start_a_spreadsheet_formula(client: Client, db: None) 
 
 def test_an_unpriced_line_exports_as_unpriced(client: Client, db: None) -> None:
     rng = random.Random(4)
-    RequestLog.objects.bulk_create(
+    RequestLog.objects.add_rows(
         [seed_row(rng, timezone.now(), model="x", cost_source=CostSource.UNPRICED, cost_usd=None)]
     )
     line = next(
@@ -215,7 +221,7 @@ def test_live_json_returns_only_rows_after_the_given_id(client: Client, rows: li
     assert [row["id"] for row in data["rows"]] == [newest]
     assert data["last_id"] == max(row.pk for row in rows)
     assert data["tiles"]["requests"]["value"] == str(
-        sql_value("SELECT COUNT(*) FROM proxy_requestlog WHERE created >= %s", [since(24)])
+        sql_value("SELECT COUNT(*) FROM requestlog_requestlog WHERE created >= %s", [since(24)])
     )
 
 
@@ -227,7 +233,7 @@ def test_live_json_applies_the_filters(client: Client, rows: list) -> None:
 
 def test_a_cost_under_a_cent_does_not_read_as_zero(client: Client, db: None) -> None:
     rng = random.Random(5)
-    RequestLog.objects.bulk_create(
+    RequestLog.objects.add_rows(
         [seed_row(rng, timezone.now(), cost_source=CostSource.PRICED, cost_usd=Decimal("0.0012"))]
     )
     tiles = {t.id: t for t in client.get("/dashboard/").context["tiles"]}

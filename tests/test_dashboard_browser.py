@@ -17,7 +17,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from proxy.models import RequestLog
+from requestlog.models import RequestLog
 from tests.conftest import Gateway
 from tests.mock_upstream import MockUpstream, Reply
 from tests.test_stats import seed_row
@@ -63,7 +63,7 @@ def seeded_gateway(gateway: Gateway, mock_upstream: MockUpstream) -> Gateway:
     now = timezone.now()
     recent = [seed_row(rng, now - timedelta(minutes=5 * i), model="gpt-5") for i in range(3)]
     older = [seed_row(rng, now - timedelta(days=3), model="gpt-5") for _ in range(2)]
-    RequestLog.objects.bulk_create(recent + older)
+    RequestLog.objects.add_rows(recent + older)
     return gateway
 
 

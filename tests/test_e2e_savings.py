@@ -16,7 +16,7 @@ import httpx
 import pytest
 from django.contrib.auth.models import User
 
-from proxy.models import RequestLog
+from requestlog.models import RequestLog
 from tests.conftest import Gateway, start_gateway, stop_gateway
 from tests.corpus import SESSION_OUTPUTS, read
 from tests.mock_upstream import MockUpstream, Reply

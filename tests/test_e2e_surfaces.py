@@ -22,7 +22,7 @@ from django.utils import timezone
 from google import genai
 from google.genai import types
 
-from proxy.models import RequestLog
+from requestlog.models import RequestLog
 from routing.models import AllowedUpstream
 from tests.conftest import E2E_KEYS, ROUTE_PICKUP_SECONDS, Gateway
 from tests.mock_upstream import MockUpstream, Recorded, Reply

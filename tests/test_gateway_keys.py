@@ -22,8 +22,11 @@ from django.http import HttpResponse
 from django.test import TestCase, override_settings
 from django.utils import timezone
 
-from proxy import keys, logwriter
-from proxy.models import GatewayKey, RequestLog
+from keys import admission, issuing
+from keys import table as key_table
+from keys.models import GatewayKey
+from requestlog import writer
+from requestlog.models import RequestLog
 from routing.models import UpstreamRoute
 from tests.conftest import UpstreamSeam
 
@@ -35,42 +38,42 @@ ENV_KEYS = {"HR_KEYS_OPENAI": "sk-env-openai", "HR_KEYS_ANTHROPIC": "sk-env-ant"
 @pytest.fixture(autouse=True)
 def _fresh_keys() -> Iterator[None]:
     # Cached keys and touches outlive a test's rolled-back rows; every test starts clean.
-    keys.reset()
+    admission.reset()
     yield
-    keys.reset()
+    admission.reset()
 
 
 class KeyIssuingTests(TestCase):
     def test_a_new_secret_is_hr_followed_by_at_least_32_url_safe_characters(self) -> None:
-        secret = keys.new_secret()
+        secret = issuing.new_secret()
         assert re.fullmatch(r"hr-[A-Za-z0-9_-]{32,}", secret)
-        assert keys.new_secret() != secret
+        assert issuing.new_secret() != secret
 
     def test_only_a_keyed_hash_and_a_short_prefix_of_the_secret_are_stored(self) -> None:
-        key, secret = keys.issue(team="data")
+        key, secret = issuing.issue(team="data")
         row = GatewayKey.objects.values().get(pk=key.pk)
         assert not any(secret in str(value) for value in row.values())
         assert row["prefix"] == secret[:8]
-        assert row["secret_hash"] == keys.hash_secret(secret)
+        assert row["secret_hash"] == issuing.hash_secret(secret)
         assert row["secret_hash"] != hashlib.sha256(secret.encode()).hexdigest()
 
     def test_the_hash_depends_on_the_server_secret(self) -> None:
         with override_settings(SECRET_KEY="one-secret-key-for-this-test"):
-            first = keys.hash_secret("hr-same")
+            first = issuing.hash_secret("hr-same")
         with override_settings(SECRET_KEY="another-secret-key-for-this-test"):
-            second = keys.hash_secret("hr-same")
+            second = issuing.hash_secret("hr-same")
         assert first != second
 
     def test_headroom_key_secret_replaces_the_secret_key_when_set(self) -> None:
         with override_settings(HEADROOM_KEY_SECRET="dedicated", SECRET_KEY="one-secret-key-x"):
-            first = keys.hash_secret("hr-same")
+            first = issuing.hash_secret("hr-same")
         with override_settings(HEADROOM_KEY_SECRET="dedicated", SECRET_KEY="other-secret-key-y"):
-            second = keys.hash_secret("hr-same")
+            second = issuing.hash_secret("hr-same")
         assert first == second
         assert len(first) == 64
 
     def test_the_display_prefix_ends_with_an_ellipsis(self) -> None:
-        key, secret = keys.issue(team="data", name="ci")
+        key, secret = issuing.issue(team="data", name="ci")
         assert key.display_prefix == f"{secret[:8]}…"
         assert str(key) == f"data / ci ({secret[:8]}…)"
 
@@ -101,7 +104,7 @@ class GatewayKeyRequestTests(TestCase):
             position=2, model_prefix="gemini-", upstream="http://127.0.0.1:9/gem", protocol="gemini"
         )
         UpstreamRoute.objects.create(position=3, model_prefix="*", upstream="http://127.0.0.1:9")
-        cls.key, cls.secret = keys.issue(team="research", name="laptop")
+        cls.key, cls.secret = issuing.issue(team="research", name="laptop")
 
     async def post(self, path: str, body: bytes, **headers: str) -> HttpResponse:
         return await self.async_client.post(
@@ -109,7 +112,7 @@ class GatewayKeyRequestTests(TestCase):
         )
 
     async def logged_row(self) -> RequestLog:
-        await sync_to_async(logwriter.flush)()
+        await sync_to_async(writer.flush)()
         return await RequestLog.objects.alatest("id")
 
     def sent_text(self) -> str:
@@ -196,7 +199,7 @@ class GatewayKeyRequestTests(TestCase):
 
     async def test_a_disabled_key_is_refused_and_the_row_names_its_team(self) -> None:
         await GatewayKey.objects.filter(pk=self.key.pk).aupdate(active=False)
-        keys.invalidate()
+        key_table.invalidate()
         response = await self.post("/v1/messages", MESSAGE, **{"x-headroom-key": self.secret})
         assert response.status_code == 401
         assert response.json()["error"]["message"] == "the gateway key has been disabled"
@@ -207,7 +210,7 @@ class GatewayKeyRequestTests(TestCase):
     async def test_an_expired_key_is_refused(self) -> None:
         past = timezone.now() - timedelta(seconds=1)
         await GatewayKey.objects.filter(pk=self.key.pk).aupdate(expires=past)
-        keys.invalidate()
+        key_table.invalidate()
         response = await self.post(
             "/v1/chat/completions", CHAT, authorization=f"Bearer {self.secret}"
         )
@@ -218,7 +221,7 @@ class GatewayKeyRequestTests(TestCase):
     async def test_a_key_that_expires_later_is_accepted(self) -> None:
         future = timezone.now() + timedelta(days=1)
         await GatewayKey.objects.filter(pk=self.key.pk).aupdate(expires=future)
-        keys.invalidate()
+        key_table.invalidate()
         response = await self.post("/v1/messages", MESSAGE, **{"x-headroom-key": self.secret})
         assert response.status_code == 200
 
@@ -252,7 +255,7 @@ class GatewayKeyRequestTests(TestCase):
 
     async def test_a_known_key_is_checked_without_reading_the_database_again(self) -> None:
         await self.post("/v1/messages", MESSAGE, **{"x-headroom-key": self.secret})
-        with mock.patch.object(keys, "load", side_effect=AssertionError("reloaded")):
+        with mock.patch.object(key_table, "load", side_effect=AssertionError("reloaded")):
             response = await self.post("/v1/messages", MESSAGE, **{"x-headroom-key": self.secret})
         assert response.status_code == 200
 
@@ -273,58 +276,58 @@ class GatewayKeyRequestTests(TestCase):
 
 
 async def keys_issue(**fields: object) -> tuple[GatewayKey, str]:
-    return await sync_to_async(keys.issue)(**fields)
+    return await sync_to_async(issuing.issue)(**fields)
 
 
 class LastUsedTests(TestCase):
     def test_a_touch_is_written_by_the_next_flush(self) -> None:
-        key, _ = keys.issue(team="data")
-        keys.touch(key.pk)
-        assert keys.flush_touches() == 1
+        key, _ = issuing.issue(team="data")
+        key_table.touch(key.pk)
+        assert key_table.flush_touches() == 1
         key.refresh_from_db()
         assert key.last_used is not None
         assert timezone.now() - key.last_used < timedelta(seconds=5)
 
     def test_a_key_is_written_at_most_once_a_minute(self) -> None:
-        key, _ = keys.issue(team="data")
-        keys.touch(key.pk)
-        keys.flush_touches()
-        keys.touch(key.pk)
-        assert keys.flush_touches() == 0
-        with mock.patch.object(keys.time, "monotonic", return_value=time.monotonic() + 61):
-            keys.touch(key.pk)
-        assert keys.flush_touches() == 1
+        key, _ = issuing.issue(team="data")
+        key_table.touch(key.pk)
+        key_table.flush_touches()
+        key_table.touch(key.pk)
+        assert key_table.flush_touches() == 0
+        with mock.patch.object(key_table.time, "monotonic", return_value=time.monotonic() + 61):
+            key_table.touch(key.pk)
+        assert key_table.flush_touches() == 1
 
     def test_writing_last_used_does_not_invalidate_the_key_table(self) -> None:
-        key, _ = keys.issue(team="data")
-        table = keys.current_sync()
-        keys.touch(key.pk)
-        keys.flush_touches()
-        assert keys.current_sync() is table
+        key, _ = issuing.issue(team="data")
+        table = key_table.current_sync()
+        key_table.touch(key.pk)
+        key_table.flush_touches()
+        assert key_table.current_sync() is table
 
 
 @pytest.mark.django_db(transaction=True)
 def test_the_refresh_thread_picks_up_a_key_disabled_by_another_worker(settings: object) -> None:
-    key, secret = keys.issue(team="data")
-    assert keys.current_sync().find(secret) is not None
+    key, secret = issuing.issue(team="data")
+    assert key_table.current_sync().find(secret) is not None
     # update() sends no signal: only the refresh thread can notice, as for another worker's edit.
     GatewayKey.objects.filter(pk=key.pk).update(active=False)
     settings.HEADROOM_ROUTES_POLL_SECONDS = 0.05  # type: ignore[attr-defined]
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and keys.current_sync().find(secret).active:
+    while time.monotonic() < deadline and key_table.current_sync().find(secret).active:
         time.sleep(0.02)
     settings.HEADROOM_ROUTES_POLL_SECONDS = 0  # type: ignore[attr-defined]
-    assert keys.current_sync().find(secret).active is False
+    assert key_table.current_sync().find(secret).active is False
     # Let the thread see the switch-off before the test database goes away.
     time.sleep(0.1)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_the_refresh_thread_writes_last_used(settings: object) -> None:
-    key, _ = keys.issue(team="data")
-    keys.touch(key.pk)
+    key, _ = issuing.issue(team="data")
+    key_table.touch(key.pk)
     settings.HEADROOM_ROUTES_POLL_SECONDS = 0.05  # type: ignore[attr-defined]
-    keys.current_sync()
+    key_table.current_sync()
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and GatewayKey.objects.get(pk=key.pk).last_used is None:
         time.sleep(0.02)
@@ -334,7 +337,7 @@ def test_the_refresh_thread_writes_last_used(settings: object) -> None:
 
 
 class GatewayKeyAdminTests(TestCase):
-    ADD = "/admin/proxy/gatewaykey/add/"
+    ADD = "/admin/keys/gatewaykey/add/"
 
     def setUp(self) -> None:
         self.client.force_login(User.objects.create_superuser("admin", "a@example.com", "pw"))
@@ -353,16 +356,16 @@ class GatewayKeyAdminTests(TestCase):
         secret, cache_control = self.add_key()
         key = GatewayKey.objects.get()
         assert (key.team, key.name, key.requests_per_minute) == ("research", "notebook", 60)
-        assert key.secret_hash == keys.hash_secret(secret)
+        assert key.secret_hash == issuing.hash_secret(secret)
         assert "no-store" in cache_control
 
     def test_the_secret_is_never_shown_again_nor_kept_anywhere(self) -> None:
         secret, _ = self.add_key()
         key = GatewayKey.objects.get()
         pages = [
-            self.client.get("/admin/proxy/gatewaykey/").content,
-            self.client.get(f"/admin/proxy/gatewaykey/{key.pk}/change/").content,
-            self.client.get(f"/admin/proxy/gatewaykey/{key.pk}/history/").content,
+            self.client.get("/admin/keys/gatewaykey/").content,
+            self.client.get(f"/admin/keys/gatewaykey/{key.pk}/change/").content,
+            self.client.get(f"/admin/keys/gatewaykey/{key.pk}/history/").content,
             self.client.get("/admin/").content,
         ]
         assert not any(secret.encode() in page for page in pages)
@@ -374,7 +377,7 @@ class GatewayKeyAdminTests(TestCase):
         secret, _ = self.add_key()
         key = GatewayKey.objects.get()
         response = self.client.post(
-            f"/admin/proxy/gatewaykey/{key.pk}/change/",
+            f"/admin/keys/gatewaykey/{key.pk}/change/",
             {"team": "research", "name": "renamed", "requests_per_minute": "5"},
         )
         assert response.status_code == 302
@@ -382,7 +385,7 @@ class GatewayKeyAdminTests(TestCase):
         assert (key.name, key.active, key.secret_hash) == (
             "renamed",
             False,
-            keys.hash_secret(secret),
+            issuing.hash_secret(secret),
         )
 
 
@@ -397,7 +400,7 @@ class CreateGatewayKeyCommandTests(TestCase):
         secret = out.strip()
         key = GatewayKey.objects.get()
         assert re.fullmatch(r"hr-[A-Za-z0-9_-]{32,}", secret)
-        assert key.secret_hash == keys.hash_secret(secret)
+        assert key.secret_hash == issuing.hash_secret(secret)
         assert key.team == "data-science"
         assert "shown only this once" in err
         assert secret not in err

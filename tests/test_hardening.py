@@ -15,8 +15,9 @@ from django.test import Client, TestCase, override_settings
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proxy.hardening import json_deeper_than
-from proxy.models import GatewayKey, RequestLog
+from keys.models import GatewayKey
+from proxy.admit import json_deeper_than
+from requestlog.models import RequestLog
 from routing.models import AllowedUpstream, UpstreamRoute
 from tests.conftest import Gateway, UpstreamSeam
 from tests.mock_upstream import MockUpstream
@@ -193,8 +194,8 @@ def test_the_real_server_answers_too_many_headers_with_a_json_431(
 # Admin and dashboard: login required, CSRF enforced.
 
 PAGES = [
-    "/admin/proxy/gatewaykey/",
-    "/admin/proxy/requestlog/",
+    "/admin/keys/gatewaykey/",
+    "/admin/requestlog/requestlog/",
     "/admin/routing/upstreamroute/",
     "/admin/routing/allowedupstream/",
     "/dashboard/",
@@ -225,7 +226,7 @@ def csrf_admin(db: None) -> Client:
 
 
 ADMIN_FORMS = [
-    ("/admin/proxy/gatewaykey/add/", {"team": "t", "active": "on"}, GatewayKey),
+    ("/admin/keys/gatewaykey/add/", {"team": "t", "active": "on"}, GatewayKey),
     (
         "/admin/routing/upstreamroute/add/",
         {"position": "0", "model_prefix": "x-", "protocol": "openai", "auth": "passthrough"}

@@ -16,11 +16,13 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.test import TestCase
 
-from proxy import jsonbody, logwriter
-from proxy.models import RequestLog
-from proxy.protocols import openai
+from proxy import jsonbody
 from proxy.sse import Event
-from proxy.usage import FilteringEventObserver, Usage
+from proxy.usage import FilteringEventObserver
+from proxy.wire import openai
+from requestlog import writer
+from requestlog.models import RequestLog
+from requestlog.usage import Usage
 from tests.conftest import UpstreamSeam
 
 STREAMS = Path(__file__).parent / "data" / "streams"
@@ -162,7 +164,7 @@ class GatewayIncludeUsageTests(TestCase):
 
     async def test_the_hidden_usage_chunk_is_still_logged(self) -> None:
         await self.stream_chat(b'{"model":"gpt-4o","stream":true,"messages":[]}')
-        await sync_to_async(logwriter.flush)()
+        await sync_to_async(writer.flush)()
         row = await RequestLog.objects.aget()
         assert (row.input_tokens, row.output_tokens, row.cache_read_tokens) == (176, 17, 1024)
         assert row.usage_reported

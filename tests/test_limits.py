@@ -22,8 +22,9 @@ from django.http import HttpResponse
 from django.test import TestCase, override_settings
 from django.utils import timezone
 
-from proxy import keys, limits
-from proxy.models import GatewayKey, RequestLog
+from keys import admission, issuing, limits
+from keys.models import GatewayKey
+from requestlog.models import RequestLog
 from routing.models import UpstreamRoute
 from tests.conftest import Gateway, UpstreamSeam, free_port, start_gateway, stop_gateway
 from tests.mock_upstream import MockUpstream
@@ -35,10 +36,10 @@ REDIS_START_SECONDS = 20
 
 @pytest.fixture(autouse=True)
 def _fresh_keys() -> Iterator[None]:
-    keys.reset()
+    admission.reset()
     cache.clear()
     yield
-    keys.reset()
+    admission.reset()
 
 
 def clear_of_minute_end(seconds: float) -> None:
@@ -78,7 +79,7 @@ class LimitTests(TestCase):
         UpstreamRoute.objects.create(model_prefix="*", upstream="http://127.0.0.1:9")
 
     async def issue(self, **fields: object) -> str:
-        self.key, secret = await sync_to_async(keys.issue)(team="research", **fields)
+        self.key, secret = await sync_to_async(issuing.issue)(team="research", **fields)
         return secret
 
     async def send(self, secret: str, path: str = "/v1/messages") -> HttpResponse:
@@ -242,7 +243,7 @@ def test_the_rate_limit_holds_through_the_gateway_with_a_redis_cache(
     redis_server: RedisServer, upstream_seam: UpstreamSeam, client: object, one_window: None
 ) -> None:
     UpstreamRoute.objects.create(model_prefix="*", upstream="http://127.0.0.1:9")
-    key, secret = keys.issue(team="research", requests_per_minute=2)
+    key, secret = issuing.issue(team="research", requests_per_minute=2)
     headers = {"x-headroom-key": secret, "x-api-key": "sk-ant-client"}
     with override_settings(CACHES=redis_cache(redis_server)):
         statuses = [
@@ -288,7 +289,7 @@ def test_two_workers_share_one_rate_limit_through_redis(
     two_workers: tuple[Gateway, Gateway], mock_upstream: MockUpstream
 ) -> None:
     UpstreamRoute.objects.create(model_prefix="*", upstream=mock_upstream.url)
-    key, secret = keys.issue(team="research", requests_per_minute=3)
+    key, secret = issuing.issue(team="research", requests_per_minute=3)
     headers = {"x-headroom-key": secret, "x-api-key": "sk-ant-client"}
     time.sleep(0.5)  # both workers' refresh threads read the new route and key
     clear_of_minute_end(5)  # the four requests share one window

@@ -11,11 +11,13 @@ from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 from prometheus_client import REGISTRY
 
-from proxy import logwriter, pricing
+from proxy import record
 from proxy.exchange import Exchange
-from proxy.logwriter import LogWriter
-from proxy.models import ModelPrice, RequestLog
-from proxy.usage import Usage
+from requestlog import pricing
+from requestlog import writer as log_writer
+from requestlog.models import ModelPrice, RequestLog
+from requestlog.usage import Usage
+from requestlog.writer import LogWriter
 
 
 def exchange(**fields: object) -> Exchange:
@@ -51,7 +53,7 @@ def writer(settings: object) -> Iterator[LogWriter]:
 
 
 def submit(writer: LogWriter, done: Exchange) -> None:
-    writer.submit(logwriter.row_values(done), done.usage)
+    writer.submit(record.row_values(done), done.usage)
 
 
 @pytest.mark.django_db
@@ -60,7 +62,7 @@ def test_queued_rows_are_written_in_batches(writer: LogWriter) -> None:
         submit(writer, exchange(model=f"m{index}"))
     with CaptureQueriesContext(connection) as queries:
         saved = writer.flush()
-    inserts = [q for q in queries if q["sql"].startswith('INSERT INTO "proxy_requestlog"')]
+    inserts = [q for q in queries if q["sql"].startswith('INSERT INTO "requestlog_requestlog"')]
     assert (saved, len(inserts), RequestLog.objects.count()) == (3, 2, 3)
 
 
@@ -100,17 +102,17 @@ def test_recording_never_raises_even_when_a_row_cannot_be_built(
     def broken(done: Exchange) -> dict:
         raise ValueError("bad exchange")
 
-    monkeypatch.setattr(logwriter, "row_values", broken)
-    logwriter.record(exchange())
+    monkeypatch.setattr(record, "row_values", broken)
+    record.record(exchange())
     assert dropped("error") - before == 1
 
 
 @pytest.mark.django_db
-def test_finishing_an_exchange_queues_exactly_one_row() -> None:
+def test_recording_an_exchange_queues_exactly_one_row() -> None:
     done = exchange()
-    done.finish()
-    done.finish()
-    assert (logwriter.writer.pending(), logwriter.flush()) == (1, 1)
+    record.record(done)
+    record.record(done)
+    assert (log_writer.writer.pending(), log_writer.flush()) == (1, 1)
 
 
 @pytest.mark.django_db
@@ -145,16 +147,16 @@ def test_a_cache_hit_records_no_billed_tokens(writer: LogWriter) -> None:
 
 
 def test_a_client_that_left_before_any_status_is_logged_as_499() -> None:
-    values = logwriter.row_values(exchange(status=0, disconnected=True))
+    values = record.row_values(exchange(status=0, disconnected=True))
     assert (values["status"], values["disconnected"]) == (499, True)
 
 
 def test_an_exchange_that_crashed_before_any_status_is_logged_as_500() -> None:
-    assert logwriter.row_values(exchange(status=0))["status"] == 500
+    assert record.row_values(exchange(status=0))["status"] == 500
 
 
 def test_long_values_are_cut_to_their_column_size() -> None:
-    values = logwriter.row_values(exchange(model="m" * 1000, endpoint="/v1/" + "x" * 1000))
+    values = record.row_values(exchange(model="m" * 1000, endpoint="/v1/" + "x" * 1000))
     assert (len(values["model"]), len(values["endpoint"])) == (200, 500)
 
 

@@ -148,7 +148,7 @@ def wait_for_rows(database: psycopg.Connection, prefix: str, count: int) -> list
     deadline = time.monotonic() + ROWS_SECONDS
     while True:
         rows = database.execute(
-            "SELECT id, model, status FROM proxy_requestlog WHERE model LIKE %s ORDER BY id",
+            "SELECT id, model, status FROM requestlog_requestlog WHERE model LIKE %s ORDER BY id",
             [prefix + "%"],
         ).fetchall()
         if len(rows) >= count or time.monotonic() > deadline:
@@ -167,8 +167,8 @@ def test_migrate_builds_every_table_on_a_fresh_postgresql_database(
     deploy.manage(env, "migrate", "--no-input")
     pending = deploy.manage(env, "showmigrations", "--plan").stdout
     with cluster.connect("fresh") as conn:
-        prices = conn.execute("SELECT COUNT(*) FROM proxy_modelprice").fetchone()[0]
-        logs = conn.execute("SELECT COUNT(*) FROM proxy_requestlog").fetchone()[0]
+        prices = conn.execute("SELECT COUNT(*) FROM requestlog_modelprice").fetchone()[0]
+        logs = conn.execute("SELECT COUNT(*) FROM requestlog_requestlog").fetchone()[0]
     assert "[X]" in pending and "[ ]" not in pending
     assert prices > 0
     assert logs == 0
@@ -271,7 +271,7 @@ def test_a_worker_stopped_with_sigterm_writes_its_queued_rows(
 
 STATS_SCRIPT = """
 import json
-from proxy import stats
+from dashboard import stats
 filters = stats.parse_filters({"range": "24h"})
 week = stats.parse_filters({"range": "7d"})
 page = stats.build(filters)
@@ -302,18 +302,18 @@ def usage_reply(request: Recorded) -> Reply:
 
 
 def sql_figures(database: psycopg.Connection, start: str, end: str) -> dict[str, object]:
-    """The same figures, as SQL over proxy_requestlog (an independent path)."""
+    """The same figures, as SQL over requestlog_requestlog (an independent path)."""
     head = database.execute(
         "SELECT COUNT(*), COUNT(*) FILTER (WHERE status >= 400),"
         " SUM(input_tokens + cache_read_tokens + cache_write_tokens), SUM(output_tokens),"
         " SUM(cost_usd) FILTER (WHERE cost_source = 'priced'),"
         " COUNT(*) FILTER (WHERE cost_source NOT IN ('priced', 'estimated'))"
-        " FROM proxy_requestlog WHERE created >= %s AND created < %s",
+        " FROM requestlog_requestlog WHERE created >= %s AND created < %s",
         [start, end],
     ).fetchone()
     per_model = database.execute(
         "SELECT model, COUNT(*), SUM(cost_usd) FILTER (WHERE cost_source = 'priced')"
-        " FROM proxy_requestlog WHERE created >= %s AND created < %s GROUP BY model",
+        " FROM requestlog_requestlog WHERE created >= %s AND created < %s GROUP BY model",
         [start, end],
     ).fetchall()
     return {
@@ -342,7 +342,7 @@ def test_dashboard_figures_on_postgresql_agree_with_an_sql_aggregate(
     assert len(wait_for_rows(database, f"gpt-4o-{prefix}", 1)) == 1
     # One row from three days ago: inside the 7-day range, outside the 24-hour one.
     database.execute(
-        "UPDATE proxy_requestlog SET created = created - interval '3 days' WHERE model = %s",
+        "UPDATE requestlog_requestlog SET created = created - interval '3 days' WHERE model = %s",
         [f"{prefix}local-2"],
     )
 
@@ -377,7 +377,7 @@ def test_the_dashboard_page_renders_from_postgresql(
     )
     count = database.execute(
         # The 24 h range: the last 24 whole hours, the current one included.
-        "SELECT COUNT(*) FROM proxy_requestlog"
+        "SELECT COUNT(*) FROM requestlog_requestlog"
         " WHERE created >= date_trunc('hour', now()) - interval '23 hours'"
     ).fetchone()[0]
     assert page.status_code == 200

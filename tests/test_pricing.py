@@ -9,10 +9,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from proxy import pricing
-from proxy.models import CostSource, ModelPrice
-from proxy.pricing import Rate
-from proxy.usage import Usage
+from requestlog import pricing
+from requestlog.models import CostSource, ModelPrice
+from requestlog.pricing import Rate
+from requestlog.usage import Usage
 
 # $1 / $2 / $0.10 / $1.25 per million: easy sums.
 RATE = Rate("test-", Decimal(1), Decimal(2), Decimal("0.10"), Decimal("1.25"))

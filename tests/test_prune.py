@@ -9,8 +9,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from proxy.management.commands.prune_request_logs import parse_age
-from proxy.models import RequestLog
+from requestlog.management.commands.prune_request_logs import parse_age
+from requestlog.models import RequestLog
 
 
 def log_row(age: timedelta, model: str) -> RequestLog:
@@ -35,7 +35,7 @@ def prune(*args: str) -> str:
 
 @pytest.mark.django_db
 def test_rows_older_than_the_age_are_deleted_and_counted() -> None:
-    RequestLog.objects.bulk_create(
+    RequestLog.objects.add_rows(
         [log_row(timedelta(days=91 + n), f"old-{n}") for n in range(5)]
         + [log_row(timedelta(days=89), "recent")]
     )
@@ -46,7 +46,7 @@ def test_rows_older_than_the_age_are_deleted_and_counted() -> None:
 
 @pytest.mark.django_db
 def test_hours_are_accepted_as_an_age() -> None:
-    RequestLog.objects.bulk_create(
+    RequestLog.objects.add_rows(
         [log_row(timedelta(hours=13), "old"), log_row(timedelta(hours=11), "new")]
     )
     prune("--older-than", "12h")

@@ -11,8 +11,9 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.test import TestCase, TransactionTestCase, override_settings
 
-from proxy import keys, logwriter
-from proxy.models import RequestLog
+from keys import issuing
+from requestlog import writer
+from requestlog.models import RequestLog
 from routing.models import UpstreamRoute
 from tests.conftest import UpstreamSeam, leave_after_the_first_chunk, stalled_stream
 
@@ -22,7 +23,7 @@ SSE = [b'data: {"choices":[{"delta":{"content":"a"}}]}\n\n', b"data: [DONE]\n\n"
 
 
 async def saved_rows() -> list[RequestLog]:
-    await sync_to_async(logwriter.flush)()
+    await sync_to_async(writer.flush)()
     return [row async for row in RequestLog.objects.order_by("id")]
 
 
@@ -120,7 +121,7 @@ class RequestLogRowTests(TestCase):
         assert row.error_type and self.seam.requests == []
 
     async def test_a_rate_limited_request_leaves_one_row_naming_the_team(self) -> None:
-        _, secret = await sync_to_async(keys.issue)(team="payments", requests_per_minute=1)
+        _, secret = await sync_to_async(issuing.issue)(team="payments", requests_per_minute=1)
         await self.post_chat(**{"x-headroom-key": secret})
         response = await self.post_chat(**{"x-headroom-key": secret})
         rows = await saved_rows()

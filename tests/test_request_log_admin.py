@@ -11,10 +11,10 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from proxy import pricing
-from proxy.models import ModelPrice, RequestLog
+from requestlog import pricing
+from requestlog.models import ModelPrice, RequestLog
 
-LOGS = "/admin/proxy/requestlog/"
+LOGS = "/admin/requestlog/requestlog/"
 
 
 @pytest.fixture
@@ -53,7 +53,9 @@ def test_a_filter_excludes_rows_that_do_not_match(staff: Client, row: RequestLog
 def test_the_filtered_list_runs_no_second_full_count(staff: Client, row: RequestLog) -> None:
     with CaptureQueriesContext(connection) as queries:
         staff.get(LOGS, {"family": "anthropic"})
-    counts = [q["sql"] for q in queries if "COUNT(" in q["sql"] and "proxy_requestlog" in q["sql"]]
+    counts = [
+        q["sql"] for q in queries if "COUNT(" in q["sql"] and "requestlog_requestlog" in q["sql"]
+    ]
     assert len(counts) == 1 and "WHERE" in counts[0]
 
 
@@ -63,7 +65,7 @@ def test_the_unfiltered_list_counts_and_lists_filter_choices_within_bounds(
     with CaptureQueriesContext(connection) as queries:
         response = staff.get(LOGS)
     assert list(response.context["cl"].result_list) == [row]
-    log_queries = [q["sql"] for q in queries if "proxy_requestlog" in q["sql"]]
+    log_queries = [q["sql"] for q in queries if "requestlog_requestlog" in q["sql"]]
     counts = [sql for sql in log_queries if "COUNT(" in sql]
     # The count reads at most CappedPaginator.CAP rows, and no filter lists DISTINCT values.
     assert counts and all("LIMIT" in sql for sql in counts)
@@ -111,7 +113,7 @@ def test_a_price_edited_in_the_admin_applies_to_the_next_row(staff: Client) -> N
     price = ModelPrice.objects.create(pattern="admin-test-", input_per_mtok=1, output_per_mtok=1)
     assert pricing.find_rate("admin-test-model").input == 1
     response = staff.post(
-        f"/admin/proxy/modelprice/{price.pk}/change/",
+        f"/admin/requestlog/modelprice/{price.pk}/change/",
         {
             "pattern": "admin-test-",
             "input_per_mtok": "2.5",

@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from proxy.models import RequestLog
+from requestlog.models import RequestLog
 from tests.conftest import start_gateway, stop_gateway
 from tests.mock_upstream import MockUpstream
 

@@ -15,10 +15,11 @@ from django.conf import settings
 from django.core.cache import cache
 from django.test import TestCase, TransactionTestCase, override_settings
 
-from proxy import logwriter, pricing, responsecache
+from proxy import responsecache
 from proxy.exchange import Exchange
-from proxy.gateway import Inbound
-from proxy.models import ModelPrice, RequestLog
+from proxy.inbound import Inbound
+from requestlog import pricing, writer
+from requestlog.models import ModelPrice, RequestLog
 from routing.models import UpstreamRoute
 from tests.conftest import UpstreamSeam, leave_after_the_first_chunk, stalled_stream
 
@@ -80,7 +81,7 @@ async def body_of(response: object) -> bytes:
 
 
 async def logged_rows() -> list[RequestLog]:
-    await sync_to_async(logwriter.flush)()
+    await sync_to_async(writer.flush)()
     return [row async for row in RequestLog.objects.order_by("id")]
 
 

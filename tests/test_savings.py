@@ -11,11 +11,12 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.test import TestCase, override_settings
 
-from proxy import logwriter, savings
+from proxy import savings
 from proxy.exchange import Exchange
-from proxy.gateway import Inbound
-from proxy.models import RequestLog
-from proxy.usage import Usage
+from proxy.inbound import Inbound
+from requestlog import writer
+from requestlog.models import RequestLog
+from requestlog.usage import Usage
 from routing import routes_file
 from routing.admin import UpstreamRouteForm
 from routing.models import UpstreamRoute
@@ -283,7 +284,7 @@ STREAM = (
 
 
 async def logged_row() -> RequestLog:
-    await sync_to_async(logwriter.flush)()
+    await sync_to_async(writer.flush)()
     return await RequestLog.objects.aget()
 
 

@@ -9,11 +9,13 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from proxy import logwriter, pricing, stats
+from dashboard import stats
+from proxy import record
 from proxy.exchange import Exchange
-from proxy.models import CostSource, ModelPrice, RequestLog
-from proxy.pricing import Rate
-from proxy.usage import Usage
+from requestlog import pricing, writer
+from requestlog.models import CostSource, ModelPrice, RequestLog
+from requestlog.pricing import Rate
+from requestlog.usage import Usage
 
 # $3 uncached, $15 output, $0.30 cache read, $3.75 cache write per million (a Sonnet-like list).
 RATE = Rate("test-", Decimal(3), Decimal(15), Decimal("0.30"), Decimal("3.75"))
@@ -107,8 +109,8 @@ def finished(**fields: object) -> Exchange:
 @pytest.mark.django_db
 def test_an_aborted_stream_is_written_as_estimated() -> None:
     ModelPrice.objects.create(pattern="test-", input_per_mtok=3, output_per_mtok=15)
-    logwriter.writer.submit(
-        logwriter.row_values(
+    writer.writer.submit(
+        record.row_values(
             finished(
                 disconnected=True,
                 tokens_before=3000,
@@ -119,7 +121,7 @@ def test_an_aborted_stream_is_written_as_estimated() -> None:
         ),
         None,
     )
-    logwriter.flush()
+    writer.flush()
     row = RequestLog.objects.get()
     assert (row.cost_source, row.usage_reported) == (CostSource.ESTIMATED, False)
     assert (row.cost_usd, row.saved_usd) == (Decimal("0.003"), Decimal("0.006"))
@@ -137,8 +139,8 @@ def test_a_billed_row_is_calibrated_and_saved_at_its_mix() -> None:
     )
     usage = Usage(input_tokens=200, cache_read_tokens=1600, cache_write_tokens=200)
     done = finished(usage=usage, tokens_before=3000, tokens_after=1000, estimated_input=1000)
-    logwriter.writer.submit(logwriter.row_values(done), usage)
-    logwriter.flush()
+    writer.writer.submit(record.row_values(done), usage)
+    writer.flush()
     row = RequestLog.objects.get()
     # k = 2000 billed / 1000 estimated: 6000 before, 2000 after, 4000 saved at $0.915 per million.
     assert (row.tokens_before, row.tokens_after) == (6000, 2000)
@@ -154,8 +156,8 @@ def test_the_dashboard_keeps_estimated_savings_apart_from_priced_ones() -> None:
         disconnected=True, tokens_before=4000, tokens_after=1000, estimated_input=1000
     )
     for done in (billed, aborted):
-        logwriter.writer.submit(logwriter.row_values(done), done.usage)
-    logwriter.flush()
+        writer.writer.submit(record.row_values(done), done.usage)
+    writer.flush()
     figures = stats.headline(stats.parse_filters({}, now=timezone.now()))
     assert (figures.saved_usd, figures.saved_usd_estimated) == (Decimal("0.003"), Decimal("0.009"))
     assert figures.estimated_requests == 1

@@ -1,7 +1,7 @@
 """Dashboard figures checked against independent SQL over seeded request-log rows.
 
-Every test runs twice: on the SQLite rollup and on the ORM aggregates over the rows (the path
-other databases take). The expected values come from raw SQL on proxy_requestlog.
+Figures come from the rollup the log writer keeps; the expected values come from raw SQL on
+requestlog_requestlog, an independent path.
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from proxy import rollup, stats
-from proxy.models import CostSource, RequestLog
+from dashboard import stats
+from requestlog import rollup
+from requestlog.management.commands.prune_request_logs import prune
+from requestlog.models import CostSource, RequestLog, Rollup
 
 NOW = datetime(2026, 3, 10, 12, 34, 56, tzinfo=UTC)
 MODELS = {
@@ -77,14 +79,7 @@ def seeded(db: None) -> list[RequestLog]:
     rows = [
         seed_row(rng, NOW - timedelta(seconds=rng.uniform(-1800, 40 * 86400))) for _ in range(300)
     ]
-    return RequestLog.objects.bulk_create(rows)
-
-
-@pytest.fixture(params=["rollup", "rows"])
-def source(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    if request.param == "rows":
-        monkeypatch.setattr(stats, "use_rollup", lambda: False)
-    return request.param
+    return RequestLog.objects.add_rows(rows)
 
 
 def filters(**params: str) -> stats.Filters:
@@ -121,16 +116,14 @@ def sql(query: str, params: list[object]) -> list[tuple]:
 
 def expected(f: stats.Filters, select: str) -> tuple:
     condition, params = where(f)
-    return sql(f"SELECT {select} FROM proxy_requestlog WHERE {condition}", params)[0]
+    return sql(f"SELECT {select} FROM requestlog_requestlog WHERE {condition}", params)[0]
 
 
 RANGES = ["24h", "7d", "30d"]
-# The rollup and its triggers exist on SQLite only; other databases sum the rows.
-sqlite_only = pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite rollup")
 
 
 @pytest.mark.parametrize("span", RANGES)
-def test_request_count_and_errors_match_sql(seeded: list, source: str, span: str) -> None:
+def test_request_count_and_errors_match_sql(seeded: list, span: str) -> None:
     f = filters(range=span)
     count, errors = expected(f, "COUNT(*), SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END)")
     figures = stats.headline(f)
@@ -140,7 +133,7 @@ def test_request_count_and_errors_match_sql(seeded: list, source: str, span: str
 
 
 @pytest.mark.parametrize("span", RANGES)
-def test_billed_tokens_match_sql(seeded: list, source: str, span: str) -> None:
+def test_billed_tokens_match_sql(seeded: list, span: str) -> None:
     f = filters(range=span)
     billed = expected(
         f,
@@ -158,9 +151,7 @@ def test_billed_tokens_match_sql(seeded: list, source: str, span: str) -> None:
 
 
 @pytest.mark.parametrize("span", RANGES)
-def test_spend_sums_priced_rows_and_keeps_estimates_apart(
-    seeded: list, source: str, span: str
-) -> None:
+def test_spend_sums_priced_rows_and_keeps_estimates_apart(seeded: list, span: str) -> None:
     f = filters(range=span)
     priced, estimated, unpriced = expected(
         f,
@@ -175,7 +166,7 @@ def test_spend_sums_priced_rows_and_keeps_estimates_apart(
 
 
 @pytest.mark.parametrize("span", RANGES)
-def test_usd_saved_sums_priced_rows(seeded: list, source: str, span: str) -> None:
+def test_usd_saved_sums_priced_rows(seeded: list, span: str) -> None:
     f = filters(range=span)
     saved, saved_estimated = expected(
         f,
@@ -189,9 +180,9 @@ def test_usd_saved_sums_priced_rows(seeded: list, source: str, span: str) -> Non
     )
 
 
-def test_rows_without_a_price_show_as_unpriced_never_zero(db: None, source: str) -> None:
+def test_rows_without_a_price_show_as_unpriced_never_zero(db: None) -> None:
     rng = random.Random(1)
-    RequestLog.objects.bulk_create(
+    RequestLog.objects.add_rows(
         [seed_row(rng, NOW, cost_source=CostSource.UNPRICED, cost_usd=None, saved_usd=None)] * 1
     )
     figures = stats.headline(filters())
@@ -201,7 +192,7 @@ def test_rows_without_a_price_show_as_unpriced_never_zero(db: None, source: str)
 
 
 @pytest.mark.parametrize("span", RANGES)
-def test_tokens_saved_and_their_share_match_sql(seeded: list, source: str, span: str) -> None:
+def test_tokens_saved_and_their_share_match_sql(seeded: list, span: str) -> None:
     f = filters(range=span)
     saved, billed = expected(
         f,
@@ -216,7 +207,7 @@ def test_tokens_saved_and_their_share_match_sql(seeded: list, source: str, span:
 
 
 @pytest.mark.parametrize("span", RANGES)
-def test_cache_hit_rate_matches_sql(seeded: list, source: str, span: str) -> None:
+def test_cache_hit_rate_matches_sql(seeded: list, span: str) -> None:
     f = filters(range=span)
     hits, count = expected(f, "SUM(cache_hit), COUNT(*)")
     figures = stats.headline(f)
@@ -227,14 +218,14 @@ def test_cache_hit_rate_matches_sql(seeded: list, source: str, span: str) -> Non
 @pytest.mark.parametrize("fraction", [0.5, 0.95])
 @pytest.mark.parametrize("span", RANGES)
 def test_overhead_percentile_brackets_the_exact_sql_value(
-    seeded: list, source: str, span: str, fraction: float
+    seeded: list, span: str, fraction: float
 ) -> None:
     f = filters(range=span)
     condition, params = where(f)
     (count,) = expected(f, "COUNT(*)")
     rank = -(-int(fraction * 100) * count // 100)  # ceil(fraction * count), exactly
     ((exact,),) = sql(
-        f"SELECT overhead_ms FROM proxy_requestlog WHERE {condition} "
+        f"SELECT overhead_ms FROM requestlog_requestlog WHERE {condition} "
         "ORDER BY overhead_ms LIMIT 1 OFFSET %s",
         [*params, rank - 1],
     )
@@ -246,7 +237,7 @@ def test_overhead_percentile_brackets_the_exact_sql_value(
 
 
 @pytest.mark.parametrize("dimension", list(stats.DIMENSIONS))
-def test_each_breakdown_matches_sql_group_by(seeded: list, source: str, dimension: str) -> None:
+def test_each_breakdown_matches_sql_group_by(seeded: list, dimension: str) -> None:
     f = filters(range="30d")
     column = stats.DIMENSIONS[dimension]
     condition, params = where(f)
@@ -255,7 +246,7 @@ def test_each_breakdown_matches_sql_group_by(seeded: list, source: str, dimensio
         "SUM(input_tokens + cache_read_tokens + cache_write_tokens), SUM(output_tokens), "
         "SUM(CASE WHEN tokens_before > tokens_after THEN tokens_before - tokens_after ELSE 0 END), "
         "SUM(CASE WHEN cost_source = 'priced' THEN cost_usd END), SUM(cache_hit) "
-        f"FROM proxy_requestlog WHERE {condition} GROUP BY {column}",
+        f"FROM requestlog_requestlog WHERE {condition} GROUP BY {column}",
         params,
     )
     table = stats.build(f).breakdowns[list(stats.DIMENSIONS).index(dimension)]
@@ -279,7 +270,7 @@ def test_each_breakdown_matches_sql_group_by(seeded: list, source: str, dimensio
     assert got == want
 
 
-def test_filters_apply_to_the_headline(seeded: list, source: str) -> None:
+def test_filters_apply_to_the_headline(seeded: list) -> None:
     f = filters(range="30d", family="openai", team="search", status="error")
     count, output = expected(f, "COUNT(*), SUM(output_tokens)")
     figures = stats.headline(f)
@@ -287,7 +278,7 @@ def test_filters_apply_to_the_headline(seeded: list, source: str) -> None:
     assert (figures.requests, figures.output_tokens) == (count, output)
 
 
-def test_filters_apply_to_every_breakdown(seeded: list, source: str) -> None:
+def test_filters_apply_to_every_breakdown(seeded: list) -> None:
     f = filters(range="30d", model="gpt-5")
     (count,) = expected(f, "COUNT(*)")
     dashboard = stats.build(f)
@@ -296,12 +287,12 @@ def test_filters_apply_to_every_breakdown(seeded: list, source: str) -> None:
     assert [line.key for line in dashboard.breakdowns[1].lines] == ["gpt-5"]
 
 
-def test_filters_apply_to_the_series(seeded: list, source: str) -> None:
+def test_filters_apply_to_the_series(seeded: list) -> None:
     f = filters(range="7d", family="anthropic")
     condition, params = where(f)
     rows = sql(
         "SELECT strftime('%Y-%m-%d', created), COUNT(*), SUM(output_tokens) "
-        f"FROM proxy_requestlog WHERE {condition} GROUP BY 1",
+        f"FROM requestlog_requestlog WHERE {condition} GROUP BY 1",
         params,
     )
     points = stats.build(f).series
@@ -313,13 +304,13 @@ def test_filters_apply_to_the_series(seeded: list, source: str) -> None:
     assert got == {day: (n, out) for day, n, out in rows}
 
 
-def test_a_day_range_has_one_hourly_point_per_hour(seeded: list, source: str) -> None:
+def test_a_day_range_has_one_hourly_point_per_hour(seeded: list) -> None:
     f = filters(range="24h")
     condition, params = where(f)
     rows = dict(
         sql(
             "SELECT strftime('%Y-%m-%d %H', created), COUNT(*) "
-            f"FROM proxy_requestlog WHERE {condition} GROUP BY 1",
+            f"FROM requestlog_requestlog WHERE {condition} GROUP BY 1",
             params,
         )
     )
@@ -337,7 +328,7 @@ def test_filters_apply_to_recent_rows(seeded: list) -> None:
     ids = [
         row[0]
         for row in sql(
-            f"SELECT id FROM proxy_requestlog WHERE {condition} "
+            f"SELECT id FROM requestlog_requestlog WHERE {condition} "
             "ORDER BY created DESC, id DESC LIMIT 50",
             params,
         )
@@ -371,37 +362,33 @@ def test_unreadable_filters_fall_back_to_defaults() -> None:
     assert f.range.end == datetime(2026, 3, 10, 13, tzinfo=UTC)
 
 
-def test_a_breakdown_sorts_by_spend_with_unpriced_lines_last(db: None, source: str) -> None:
+def test_a_breakdown_sorts_by_spend_with_unpriced_lines_last(db: None) -> None:
     rng = random.Random(2)
     rows = [
         seed_row(rng, NOW, model="a", cost_source=CostSource.PRICED, cost_usd=Decimal("0.5")),
         seed_row(rng, NOW, model="b", cost_source=CostSource.UNPRICED, cost_usd=None),
         seed_row(rng, NOW, model="c", cost_source=CostSource.PRICED, cost_usd=Decimal("2")),
     ]
-    RequestLog.objects.bulk_create(rows)
+    RequestLog.objects.add_rows(rows)
     groups, _ = stats.filtered_groups(filters())
     table = stats.breakdown(groups, "model", "-spend")
     assert [line.key for line in table.lines] == ["c", "a", "b"]
     assert stats.breakdown(groups, "model", "spend").lines[0].key == "a"
 
 
-@sqlite_only
-def test_the_rollup_follows_deleted_rows(seeded: list) -> None:
+def test_pruned_rows_leave_the_rollup_too(seeded: list) -> None:
     f = filters(range="30d")
-    RequestLog.objects.filter(family="openai").delete()
+    prune(NOW - timedelta(days=10), batch_size=7)
     (count,) = expected(f, "COUNT(*)")
     assert stats.headline(f).requests == count
-    for table in rollup.TABLES:
-        assert sql(f"SELECT COUNT(*) FROM {table} WHERE family = 'openai'", []) == [(0,)]
+    assert not Rollup.objects.filter(bucket__lt=NOW - timedelta(days=11)).exists()
 
 
-@sqlite_only
-def test_a_missing_trigger_is_reinstalled_with_figures_rebuilt(seeded: list) -> None:
+def test_a_rebuild_recomputes_the_rollup_from_the_rows(seeded: list) -> None:
     f = filters(range="30d")
-    sql(f"DROP TRIGGER {rollup.TRIGGERS[0]}", [])
-    RequestLog.objects.bulk_create([seed_row(random.Random(3), NOW)])
-    assert not rollup.installed()
-    assert rollup.install()
+    Rollup.objects.all().delete()
+    assert stats.headline(f).requests == 0
+    assert rollup.rebuild() == len(seeded)
     (count,) = expected(f, "COUNT(*)")
     assert stats.headline(f).requests == count
 
@@ -415,25 +402,10 @@ def test_week_and_month_ranges_are_whole_utc_days_today_included() -> None:
     assert (week.grain, week.bucket) == ("day", "day")
 
 
-def test_a_two_day_custom_range_draws_hours_and_sums_days(seeded: list, source: str) -> None:
+def test_a_two_day_custom_range_draws_hours_and_sums_days(seeded: list) -> None:
     f = filters(range="custom", **{"from": "2026-03-08", "to": "2026-03-09"})
     (count,) = expected(f, "COUNT(*)")
     dashboard = stats.build(f)
     assert (f.range.grain, f.range.bucket, len(dashboard.series)) == ("day", "hour", 48)
     assert dashboard.headline.requests == count
     assert sum(p.measures.requests for p in dashboard.series) == count
-
-
-@sqlite_only
-def test_proxy_migrations_drop_the_triggers_and_post_migrate_restores_them(
-    seeded: list,
-) -> None:
-    class Planned:
-        app_label = "proxy"
-
-    rollup.on_pre_migrate(plan=[(Planned(), False)])
-    assert not rollup.installed()
-    rollup.on_post_migrate()
-    assert rollup.installed()
-    (count,) = expected(filters(range="30d"), "COUNT(*)")
-    assert stats.headline(filters(range="30d")).requests == count

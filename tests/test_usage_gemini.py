@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from proxy.protocols import gemini
-from proxy.usage import Usage
+from proxy.wire import gemini
+from requestlog.usage import Usage
 
 STREAMS = Path(__file__).parent / "data" / "streams"
 LAST = Usage(input_tokens=104, output_tokens=330, cache_read_tokens=4096)

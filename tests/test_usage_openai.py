@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from proxy.protocols import openai
 from proxy.sse import Event
-from proxy.usage import Usage
+from proxy.wire import openai
+from requestlog.usage import Usage
 
 STREAMS = Path(__file__).parent / "data" / "streams"
 

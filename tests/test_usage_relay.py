@@ -11,8 +11,8 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.test import TestCase
 
-from proxy import logwriter
-from proxy.models import RequestLog
+from requestlog import writer
+from requestlog.models import RequestLog
 from tests.conftest import UpstreamSeam
 
 STREAMS = Path(__file__).parent / "data" / "streams"
@@ -44,7 +44,7 @@ def whole(data: bytes, status: int = 200) -> httpx.Response:
 
 
 async def logged() -> tuple[int, int, int, int, bool]:
-    await sync_to_async(logwriter.flush)()
+    await sync_to_async(writer.flush)()
     row = await RequestLog.objects.aget()
     usage = (row.input_tokens, row.output_tokens, row.cache_read_tokens, row.cache_write_tokens)
     return (*usage, row.usage_reported)

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proxy import protocols
-from proxy.usage import Usage
+from proxy import wire
+from requestlog.usage import Usage
 
 STREAMS = Path(__file__).parent / "data" / "streams"
 SSE = "text/event-stream"
@@ -39,7 +39,7 @@ def split(data: bytes, cuts: list[int]) -> list[bytes]:
 
 
 def relay(family: str, content_type: str, chunks: list[bytes], hide: bool) -> tuple[bytes, Usage]:
-    observer = protocols.get(family).stream_observer(content_type, hide)
+    observer = wire.get(family).stream_observer(content_type, hide)
     sent = b"".join(observer.feed(chunk) for chunk in chunks) + observer.close()
     return sent, observer.usage
 

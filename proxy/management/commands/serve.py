@@ -18,7 +18,8 @@ from twisted.internet.defer import Deferred
 from twisted.web import http
 
 from headroom_site.asgi import application
-from proxy import checks, logwriter, upstream
+from proxy import checks, upstream
+from requestlog import writer
 
 logger = logging.getLogger("headroom.serve")
 # Longest a shutdown waits for the request log to be written.
@@ -79,6 +80,6 @@ def close_upstream() -> Deferred:
 
 def flush_request_log() -> None:
     """Runs on the reactor's thread, where the ORM refuses to run: write from a helper thread."""
-    helper = threading.Thread(target=logwriter.writer.stop, name="headroom-log-flush")
+    helper = threading.Thread(target=writer.writer.stop, name="headroom-log-flush")
     helper.start()
     helper.join(SHUTDOWN_FLUSH_SECONDS)

@@ -1,0 +1,48 @@
+"""Who calls (SPEC §4): a presented gateway key is found in the worker's key table, checked, and
+held to its limits; a missing one is refused only when keys are required."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.utils import timezone
+
+from keys import limits, table
+from keys.errors import Refused
+from keys.table import KeyRecord
+
+
+async def admit(secret: str | None) -> KeyRecord | None:
+    """The caller's key record, None for an anonymous caller, or Refused (401, 429) before any
+    upstream contact. A presented key is always checked; a missing one only when required."""
+    if not secret:
+        if settings.HEADROOM_REQUIRE_KEY:
+            raise Refused(
+                401,
+                "a gateway key is required: send it as x-headroom-key or as the API key",
+                "gateway_key_required",
+            )
+        return None
+    key = (await table.current()).find(secret)
+    if key is None:
+        raise Refused(401, "the gateway key is not valid", "gateway_key_invalid")
+    try:
+        check_usable(key)
+        table.touch(key.id)
+        await limits.enforce(key)
+    except Refused as refusal:
+        refusal.key = key
+        raise
+    return key
+
+
+def check_usable(key: KeyRecord) -> None:
+    if not key.active:
+        raise Refused(401, "the gateway key has been disabled", "gateway_key_disabled")
+    if key.expired(timezone.now()):
+        raise Refused(401, "the gateway key has expired", "gateway_key_expired")
+
+
+def reset() -> None:
+    """Forget this worker's keys, touches and cached spend (tests start from a clean worker)."""
+    table.forget()
+    limits.forget_spend()

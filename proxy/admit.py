@@ -1,0 +1,151 @@
+"""Admission: the checks a request passes before anything is resolved or sent, each answered in
+the caller's wire format: host, body size and path, header count and size, JSON nesting depth,
+model name length, and the caller's gateway key and its limits. Each runs before the part it
+guards is used.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from itertools import accumulate
+
+from django.conf import settings
+from django.core.exceptions import DisallowedHost
+from django.http import HttpRequest
+
+from keys import admission
+from keys.errors import Refused
+from proxy import credentials
+from proxy.errors import GatewayError
+from proxy.exchange import Exchange
+from proxy.inbound import Inbound
+
+# After escapes are gone, a JSON string runs from a quote to the next one (or to the end of a body
+# that never closes it).
+_STRING = re.compile(rb'"[^"]*(?:"|\Z)')
+_JSON_CONTAINER = re.compile(rb"\s*[\[{]")
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}')
+# Depth does not depend on the kind of bracket, so objects are counted as arrays.
+_ONE_KIND = bytes.maketrans(b"{}", b"[]")
+_RUNS = re.compile(rb"\[+|\]+")
+# Innermost pairs removed before the depth is summed; each pass lowers the depth by exactly one.
+_PRUNING_PASSES = 3
+_DOT_SEGMENT = re.compile(r"(?:^|/)(?:\.|%2e){1,2}(?:/|$)", re.IGNORECASE)
+
+
+def check_host(request: HttpRequest) -> None:
+    """ALLOWED_HOSTS holds on the gateway surfaces as on every page: a web page that points a DNS
+    name of its own at the gateway (DNS rebinding) cannot use the keys the gateway injects."""
+    try:
+        request.get_host()
+    except DisallowedHost:
+        raise GatewayError(
+            400, "the Host header names a host this gateway does not serve", "disallowed_host"
+        ) from None
+
+
+def check_request(inbound: Inbound) -> None:
+    """Size, path, headers and body shape, before the body is parsed (deep JSON would exhaust
+    the parser's stack)."""
+    check_size_and_path(inbound)
+    check_headers(inbound.raw_headers)
+    check_json_depth(inbound.body)
+
+
+def check_size_and_path(inbound: Inbound) -> None:
+    """Size and path limits that hold on every surface."""
+    if inbound.oversized or len(inbound.body) > settings.HEADROOM_MAX_BODY_BYTES:
+        limit = settings.HEADROOM_MAX_BODY_BYTES
+        raise GatewayError(413, f"request body is larger than {limit} bytes", "request_too_large")
+    # The client's path is appended to the upstream base, and `..` would climb out of a
+    # route's or an allowed entry's path prefix once the URL is normalized.
+    if _DOT_SEGMENT.search(inbound.path) or "\\" in inbound.path:
+        raise GatewayError(
+            400, "the request path must not contain '.' or '..' segments", "bad_path"
+        )
+
+
+def check_headers(raw_headers: list[tuple[bytes, bytes]]) -> None:
+    most = settings.HEADROOM_MAX_HEADERS
+    if len(raw_headers) > most:
+        raise GatewayError(431, f"the request has more than {most} headers", "too_many_headers")
+    largest = settings.HEADROOM_MAX_HEADER_BYTES
+    if sum(len(name) + len(value) for name, value in raw_headers) > largest:
+        raise GatewayError(
+            431, f"the request headers are larger than {largest} bytes", "headers_too_large"
+        )
+
+
+def check_json_depth(body: bytes) -> None:
+    limit = settings.HEADROOM_MAX_JSON_DEPTH
+    if json_deeper_than(body, limit):
+        raise GatewayError(
+            400, f"the JSON body is nested deeper than {limit} levels", "json_too_deep"
+        )
+
+
+def json_deeper_than(body: bytes, limit: int) -> bool:
+    """Whether a JSON body nests objects and arrays more than `limit` deep.
+
+    Every step runs in C or once per run of brackets, so a hostile body costs about what
+    parsing it would; a body that is not JSON, or is malformed, is left to the parser.
+    """
+    if not _JSON_CONTAINER.match(body) or body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    brackets = structure(body)
+    if brackets.count(b"[") <= limit:
+        return False
+    # Removing the innermost pairs lowers the deepest branch by exactly one level, and leaves far
+    # fewer runs of brackets to add up below; a long run of openers settles it early.
+    done = 0
+    while brackets and done < _PRUNING_PASSES:
+        if b"[" * (limit + 1 - done) in brackets:
+            return True
+        brackets = brackets.replace(b"[]", b"")
+        done += 1
+    return max_depth(brackets) + done > limit
+
+
+def max_depth(brackets: bytes) -> int:
+    """The deepest nesting of a string of `[` and `]`, summed run by run."""
+    runs = list(map(len, _RUNS.findall(brackets)))
+    if brackets.startswith(b"]"):
+        runs.insert(0, 0)
+    # Runs alternate openers and closers: openers add depth, closers take it away.
+    runs[1::2] = map(operator.neg, runs[1::2])
+    return max(accumulate(runs), default=0)
+
+
+def structure(body: bytes) -> bytes:
+    """The body's brackets outside strings, all written as `[` and `]`."""
+    # Escaped backslashes first, so that in `\\"` the quote still ends its string.
+    text = body.replace(b"\\\\", b"").replace(b'\\"', b"") if b"\\" in body else body
+    text = text.translate(None, _NOT_STRUCTURE).replace(b'""', b"")
+    if b'"' in text:
+        text = _STRING.sub(b"", text)
+    return text.translate(_ONE_KIND)
+
+
+def check_model(inbound: Inbound) -> None:
+    longest = settings.HEADROOM_MAX_MODEL_LENGTH
+    if len(inbound.model) > longest:
+        raise GatewayError(
+            400, f"the model name is longer than {longest} characters", "model_too_long"
+        )
+
+
+async def identify(inbound: Inbound, exchange: Exchange) -> None:
+    """Name the calling team on the exchange, or refuse the request (401, 429) before any
+    upstream contact."""
+    secret = credentials.gateway_key(inbound.headers, inbound.query)
+    try:
+        key = await admission.admit(secret)
+    except Refused as refusal:
+        if refusal.key is not None:
+            exchange.team, exchange.gateway_key_id = refusal.key.team, refusal.key.id
+        raise GatewayError(
+            refusal.status, refusal.message, refusal.code, headers=refusal.headers
+        ) from None
+    if key is not None:
+        exchange.team, exchange.gateway_key_id = key.team, key.id

@@ -1,0 +1,133 @@
+"""Admin for the request log (read-only, cheap on millions of rows) and the model price list."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.functional import cached_property
+
+from requestlog.models import ModelPrice, RequestLog
+from routing.families import Family
+
+
+class FamilyFilter(admin.SimpleListFilter):
+    """Fixed choices: no DISTINCT query over the whole log to list three values."""
+
+    title = "family"
+    parameter_name = "family"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+        return list(Family.choices)
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(family=self.value()) if self.value() else queryset
+
+
+class StatusFilter(admin.SimpleListFilter):
+    """Status classes rather than every code ever seen, again without a scan of the log."""
+
+    title = "status"
+    parameter_name = "status_class"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+        return [(str(n), f"{n}xx") for n in (2, 3, 4, 5)]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if not (self.value() or "").isdigit():
+            return queryset
+        low = int(self.value()) * 100
+        return queryset.filter(status__gte=low, status__lt=low + 100)
+
+
+class RecentValueFilter(admin.SimpleListFilter):
+    """Choices from the latest rows only: a DISTINCT over the whole log would read every row on
+    every page view. Any value still filters when given in the address."""
+
+    RECENT_ROWS = 5000
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+        latest = RequestLog.objects.order_by("-id").values_list(self.parameter_name, flat=True)
+        values = sorted({value for value in latest[: self.RECENT_ROWS] if value})
+        return [(value, value) for value in values]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if not self.value():
+            return queryset
+        return queryset.filter(**{self.parameter_name: self.value()})
+
+
+class ModelFilter(RecentValueFilter):
+    title = "model (seen lately)"
+    parameter_name = "model"
+
+
+class TeamFilter(RecentValueFilter):
+    title = "team (seen lately)"
+    parameter_name = "team"
+
+
+class CappedPaginator(Paginator):
+    """Counts at most CAP rows (a bounded subquery), never the whole log; the page shows that
+    many results at most, and the newest rows come first anyway."""
+
+    CAP = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        return self.object_list.order_by()[: self.CAP].count()
+
+
+@admin.register(RequestLog)
+class RequestLogAdmin(admin.ModelAdmin):
+    list_display = [
+        "created",
+        "family",
+        "method",
+        "endpoint",
+        "model",
+        "route_label",
+        "status",
+        "error_type",
+        "latency_ms",
+        "input_tokens",
+        "output_tokens",
+        "cost_usd",
+        "cost_source",
+        "team",
+    ]
+    # Route choices come from the route table, model and team from the latest rows. No
+    # date_hierarchy: it scans every row.
+    list_filter = [FamilyFilter, "route", ModelFilter, StatusFilter, TeamFilter, "cost_source"]
+    search_fields = ["=request_id"]
+    # A COUNT(*) over the whole log on every page view would be the slowest query on the page.
+    show_full_result_count = False
+    paginator = CappedPaginator
+    list_per_page = 50
+
+    def get_readonly_fields(self, request: HttpRequest, obj: RequestLog | None = None) -> list:
+        return [field.name for field in RequestLog._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: RequestLog | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: RequestLog | None = None) -> bool:
+        return False
+
+
+@admin.register(ModelPrice)
+class ModelPriceAdmin(admin.ModelAdmin):
+    list_display = [
+        "pattern",
+        "input_per_mtok",
+        "output_per_mtok",
+        "cache_read_per_mtok",
+        "cache_write_per_mtok",
+        "updated",
+    ]
+    search_fields = ["pattern"]
+    readonly_fields = ["updated"]

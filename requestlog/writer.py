@@ -1,0 +1,202 @@
+"""The request log's writer: finished requests queue as rows, a background thread saves them.
+
+A proxied request only puts its row's field values on a bounded in-memory queue; a thread
+builds and prices the rows and writes them with bulk_create. A full queue or a database error drops
+rows (counted in metrics and logged) but never fails or slows a request. `flush()` writes what is
+queued from the calling thread: tests use it, and so does a graceful shutdown.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import queue
+import threading
+
+from django.conf import settings
+from django.db import connection
+
+from requestlog import metrics, pricing
+from requestlog.models import RequestLog
+from requestlog.signals import rows_written
+from requestlog.usage import Usage
+from routing.models import UpstreamRoute
+
+logger = logging.getLogger(__name__)
+
+# A row's field values and the billed usage it is priced from, both built on the writer thread.
+Pending = tuple[dict[str, object], Usage | None]
+
+
+class LogWriter:
+    def __init__(self) -> None:
+        self.queue: queue.Queue[Pending] | None = None
+        self.thread: threading.Thread | None = None
+        self.wake = threading.Event()
+        self.stopping = threading.Event()
+        # Held while rows are taken off the queue and written, so a flush cannot miss a batch
+        # the thread has taken but not yet saved.
+        self.write_lock = threading.Lock()
+        self.start_lock = threading.Lock()
+        self.exit_hook = False
+
+    def rows(self) -> queue.Queue[Pending]:
+        if self.queue is None:
+            with self.start_lock:
+                if self.queue is None:
+                    self.queue = queue.Queue(maxsize=settings.HEADROOM_LOG_QUEUE_SIZE)
+        return self.queue
+
+    def submit(self, values: dict[str, object], usage: Usage | None) -> None:
+        """Queue one row's values; never blocks, never raises."""
+        try:
+            self._put(values, usage)
+        except Exception:
+            logger.exception("request log: could not queue request %s", values.get("request_id"))
+            drop(1, "error")
+
+    def _put(self, values: dict[str, object], usage: Usage | None) -> None:
+        rows = self.rows()
+        try:
+            rows.put_nowait((values, usage))
+        except queue.Full:
+            drop(1, "queue_full")
+            return
+        self.ensure_started()
+        if rows.qsize() >= settings.HEADROOM_LOG_BATCH_SIZE:
+            self.wake.set()
+
+    def ensure_started(self) -> bool:
+        """Start the writer thread unless turned off (HEADROOM_LOG_FLUSH_SECONDS=0) or stopping."""
+        if self.running or self.stopping.is_set() or settings.HEADROOM_LOG_FLUSH_SECONDS <= 0:
+            return self.running
+        with self.start_lock:
+            if not self.running:
+                self.thread = threading.Thread(
+                    target=self._run, name="headroom-log-writer", daemon=True
+                )
+                self.thread.start()
+                if not self.exit_hook:
+                    # The fallback when no server shutdown hook ran (or rows came after it).
+                    atexit.register(self.stop)
+                    self.exit_hook = True
+        return True
+
+    @property
+    def running(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+    def _run(self) -> None:
+        interval = settings.HEADROOM_LOG_FLUSH_SECONDS
+        try:
+            while not self.stopping.is_set():
+                self.wake.wait(interval)
+                self.wake.clear()
+                self.flush()
+                # The writer keeps its one connection between batches, except after a database
+                # error: that one may be broken, so the next batch reconnects.
+                if connection.errors_occurred:
+                    connection.close()
+        finally:
+            # The connection belongs to this thread: close it here, or a PostgreSQL session
+            # stays open until the process exits.
+            connection.close()
+
+    def flush(self) -> int:
+        """Write every queued row now, from the calling thread; returns how many were saved."""
+        saved = 0
+        with self.write_lock:
+            while batch := self._take(settings.HEADROOM_LOG_BATCH_SIZE):
+                saved += write(batch)
+        return saved
+
+    def _take(self, limit: int) -> list[Pending]:
+        rows = self.rows()
+        batch: list[Pending] = []
+        while len(batch) < limit:
+            try:
+                batch.append(rows.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Graceful shutdown: stop the thread, then write whatever is still queued."""
+        self.stopping.set()
+        self.wake.set()
+        thread = self.thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+        try:
+            self.flush()
+        finally:
+            connection.close()
+
+    def discard(self) -> int:
+        """Forget every queued row (tests: rows one test queued never reach the next)."""
+        with self.write_lock:
+            return len(self._take(self.rows().maxsize or 1_000_000))
+
+    def pending(self) -> int:
+        return 0 if self.queue is None else self.queue.qsize()
+
+
+def write(batch: list[Pending]) -> int:
+    """Price and save one batch; a database error drops it, counted and logged."""
+    try:
+        rows = [RequestLog(**values) for values, _ in batch]
+        for row, (_, usage) in zip(rows, batch, strict=True):
+            price(row, usage)
+        forget_deleted_routes(rows)
+        RequestLog.objects.add_rows(rows)
+    except Exception:
+        logger.exception("request log: %d rows dropped, the database write failed", len(batch))
+        drop(len(batch), "db_error")
+        return 0
+    metrics.LOG_ROWS_WRITTEN.inc(len(rows))
+    rows_written.send(sender=RequestLog, rows=rows)
+    return len(rows)
+
+
+def forget_deleted_routes(rows: list[RequestLog]) -> None:
+    """A route deleted while its rows waited in the queue must not sink the whole batch; the
+    rows keep the copy of its prefix, as they do when a route is deleted later."""
+    route_ids = {row.route_id for row in rows if row.route_id is not None}
+    if not route_ids:
+        return
+    live = set(UpstreamRoute.objects.filter(pk__in=route_ids).values_list("pk", flat=True))
+    for row in rows:
+        if row.route_id not in live:
+            row.route_id = None
+
+
+def price(row: RequestLog, usage: Usage | None) -> None:
+    rate = pricing.find_rate(row.model_forwarded, row.model)
+    cost = pricing.compute(
+        rate,
+        usage,
+        tokens_before=row.tokens_before,
+        tokens_after=row.tokens_after,
+        cache_hit=row.cache_hit,
+        estimated_input=row.estimated_tokens_after,
+        billed=pricing.billable(row.status, row.endpoint),
+    )
+    row.cost_usd, row.saved_usd, row.cost_source = cost.cost_usd, cost.saved_usd, cost.source
+
+
+def drop(count: int, reason: str) -> None:
+    metrics.LOG_ROWS_DROPPED.labels(reason=reason).inc(count)
+    if reason == "queue_full":
+        logger.warning("request log: queue full, %d row dropped", count)
+
+
+writer = LogWriter()
+metrics.LOG_QUEUE_DEPTH.set_function(writer.pending)
+
+
+def submit(values: dict[str, object], usage: Usage | None) -> None:
+    writer.submit(values, usage)
+
+
+def flush() -> int:
+    return writer.flush()
