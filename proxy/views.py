@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import bad_request, page_not_found
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
-from proxy import gateway, logwriter, protocols
+from proxy import gateway, logwriter, protocols, schema
 from proxy.errors import GatewayError, error_response
 from proxy.gateway import Surface
 
@@ -60,9 +60,12 @@ def server_error(request: HttpRequest) -> HttpResponse:
 
 
 async def readyz(request: HttpRequest) -> HttpResponse:
-    """Ready to serve: the database answers and the request-log writer is running (else 503)."""
+    """Ready to serve: the database answers with every migration applied and the request-log
+    writer is running (else 503)."""
+    database = await sync_to_async(database_reachable)()
     checks = {
-        "database": await sync_to_async(database_reachable)(),
+        "database": database,
+        "migrations": database and await sync_to_async(schema.migrations_applied)(),
         "log_writer": logwriter.writer.ensure_started(),
     }
     status = 200 if all(checks.values()) else 503
