@@ -68,9 +68,15 @@ TEMPLATES = [
 # Database: SQLite is the embedded default; DATABASE_URL=postgres://… for several workers.
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL lets the log writer and the admin write while proxied requests read.
+    # WAL lets the log writer and the admin write while proxied requests read; with
+    # `serve --workers N` several processes write, and a writer waits up to `timeout` seconds
+    # for another's lock (SQLite's busy timeout) instead of failing with "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+        {
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL;",
+            "timeout": env.float("HEADROOM_SQLITE_BUSY_TIMEOUT", default=20.0),
+        }
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -6,19 +6,23 @@ from __future__ import annotations
 # imports a reactor.
 import daphne.server  # noqa: I001  isort:skip
 
+import argparse
 import asyncio
 import logging
+import socket
+import sys
 import threading
 
 from daphne.endpoints import build_endpoint_description_strings
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
-from twisted.internet import reactor
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError, connection
+from twisted.internet import reactor, task
 from twisted.internet.defer import Deferred
 from twisted.web import http
 
 from headroom_site.asgi import application
-from proxy import checks, logwriter, upstream
+from proxy import checks, listener, logwriter, schema, supervisor, upstream
 
 logger = logging.getLogger("headroom.serve")
 # Longest a shutdown waits for the request log to be written.
@@ -33,13 +37,48 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8787)
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=1,
+            help="gateway processes sharing the port, kept running by a supervisor (default 1)",
+        )
+        # Internal: a worker started by the supervisor serves this inherited listening socket.
+        parser.add_argument("--fd", type=int, default=None, help=argparse.SUPPRESS)
 
-    def handle(self, *args: object, host: str, port: int, **options: object) -> None:
+    def handle(
+        self, *args: object, host: str, port: int, workers: int, fd: int | None, **options: object
+    ) -> None:
+        if fd is not None:
+            self.serve(socket.socket(fileno=fd), supervised=True)
+            return
+        if workers < 1:
+            raise CommandError("--workers must be at least 1")
         checks.check_serving(self, host)
-        make_room_for_headers()
-        endpoints = build_endpoint_description_strings(host=host, port=port)
+        refuse_unmigrated()
+        try:
+            sock = listener.bind(host, port)
+        except listener.ListenError as exc:
+            raise CommandError(str(exc)) from exc
+        if workers > 1 and not listener.adoptable(sock):
+            raise CommandError("--workers needs an IPv4 address to listen on")
         self.stdout.write(f"Headroom Gateway listening on http://{host}:{port}/", ending="\n")
         self.stdout.flush()
+        if workers == 1:
+            self.serve(sock, supervised=False, host=host, port=port)
+            return
+        command = [sys.executable, str(settings.BASE_DIR / "manage.py"), "serve"]
+        command += ["--fd", str(sock.fileno())]
+        sys.exit(supervisor.Supervisor(command, sock.fileno(), workers).run())
+
+    def serve(self, sock: socket.socket, supervised: bool, host: str = "", port: int = 0) -> None:
+        make_room_for_headers()
+        if listener.adoptable(sock):
+            endpoints = [listener.endpoint(sock)]
+        else:
+            # Daphne adopts IPv4 sockets only: free the checked port for its own TCP endpoint.
+            sock.close()
+            endpoints = build_endpoint_description_strings(host=host, port=port)
         # action_logger=None keeps Daphne's access log off: it prints query strings, and a
         # Gemini `?key=` is a credential. The gateway logs each request itself, without them.
         server = daphne.server.Server(
@@ -56,7 +95,26 @@ class Command(BaseCommand):
         # Registered once running, so it comes after Daphne's own "before" trigger has ended the
         # requests in flight; the event loop still runs in that phase, not in the next.
         reactor.callWhenRunning(reactor.addSystemEventTrigger, "before", "shutdown", close_upstream)
+        if supervised:
+            # A worker whose supervisor was killed stops by itself instead of serving on alone.
+            check = supervisor.watch_supervisor(reactor.stop)
+            reactor.callWhenRunning(task.LoopingCall(check).start, supervisor.ORPHAN_CHECK_SECONDS)
         server.run()
+
+
+def refuse_unmigrated() -> None:
+    """Every request would fail on a missing table: refuse to start instead, in one line."""
+    try:
+        pending = schema.unapplied_migrations()
+    except DatabaseError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CommandError(f"cannot read the database ({reason}); check DATABASE_URL") from exc
+    finally:
+        connection.close()
+    if pending:
+        raise CommandError(
+            f"{len(pending)} database migration(s) not applied: run `manage.py migrate` first"
+        )
 
 
 def make_room_for_headers() -> None:
