@@ -112,10 +112,11 @@ class Supervisor:
         self.stop_signal = signum
 
 
-def watch_supervisor(stop: Callable[[], None]) -> Callable[[], None]:
+def watch_supervisor(supervisor: int, stop: Callable[[], None]) -> Callable[[], None]:
     """For a worker: a check to run every ORPHAN_CHECK_SECONDS that calls `stop` (a graceful
-    stop, request log written) once the supervisor that started this worker is gone."""
-    supervisor = os.getppid()
+    stop, request log written) once its supervisor, pid `supervisor`, is no longer its parent.
+    The pid comes from the supervisor itself: one that died while this worker was still starting
+    has already left it another parent."""
 
     def check() -> None:
         if os.getppid() != supervisor:

@@ -146,7 +146,12 @@ def test_readyz_is_ok_when_the_database_answers_and_the_writer_runs(
 ) -> None:
     response = client.get("/readyz")  # type: ignore[attr-defined]
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": True, "migrations": True, "log_writer": True}
+    assert response.json() == {
+        "status": "ok",
+        "database": True,
+        "migrations": True,
+        "log_writer": True,
+    }
     assert running_writer.running
 
 

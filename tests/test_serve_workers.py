@@ -159,3 +159,13 @@ def test_two_workers_share_the_port_survive_a_kill_and_flush_on_sigterm(
         assert {f"gpt-{label}-{index}" for index in range(REQUESTS)} <= models, label
     log = supervisor.log.read_text()  # type: ignore[attr-defined]
     assert f"worker {first} exited with signal 9" in log
+
+
+@pytest.mark.django_db(transaction=True)
+def test_workers_stop_by_themselves_when_the_supervisor_is_killed(
+    supervisor: subprocess.Popen,
+) -> None:
+    workers = children(supervisor.pid)
+    supervisor.kill()
+    supervisor.wait(10)
+    wait_for(lambda: not any(alive(pid) for pid in workers), STOP_SECONDS, "orphans to stop")

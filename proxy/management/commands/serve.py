@@ -9,6 +9,7 @@ import daphne.server  # noqa: I001  isort:skip
 import argparse
 import asyncio
 import logging
+import os
 import socket
 import sys
 import threading
@@ -22,7 +23,8 @@ from twisted.internet.defer import Deferred
 from twisted.web import http
 
 from headroom_site.asgi import application
-from proxy import checks, listener, logwriter, schema, supervisor, upstream
+from proxy import checks, listener, logwriter, schema, upstream
+from proxy import supervisor as workerpool
 
 logger = logging.getLogger("headroom.serve")
 # Longest a shutdown waits for the request log to be written.
@@ -43,14 +45,22 @@ class Command(BaseCommand):
             default=1,
             help="gateway processes sharing the port, kept running by a supervisor (default 1)",
         )
-        # Internal: a worker started by the supervisor serves this inherited listening socket.
+        # Internal: a worker started by the supervisor (its pid) serves this inherited socket.
         parser.add_argument("--fd", type=int, default=None, help=argparse.SUPPRESS)
+        parser.add_argument("--supervisor", type=int, default=None, help=argparse.SUPPRESS)
 
     def handle(
-        self, *args: object, host: str, port: int, workers: int, fd: int | None, **options: object
+        self,
+        *args: object,
+        host: str,
+        port: int,
+        workers: int,
+        fd: int | None,
+        supervisor: int | None,
+        **options: object,
     ) -> None:
         if fd is not None:
-            self.serve(socket.socket(fileno=fd), supervised=True)
+            self.serve(socket.socket(fileno=fd), supervisor_pid=supervisor)
             return
         if workers < 1:
             raise CommandError("--workers must be at least 1")
@@ -65,13 +75,15 @@ class Command(BaseCommand):
         self.stdout.write(f"Headroom Gateway listening on http://{host}:{port}/", ending="\n")
         self.stdout.flush()
         if workers == 1:
-            self.serve(sock, supervised=False, host=host, port=port)
+            self.serve(sock, supervisor_pid=None, host=host, port=port)
             return
         command = [sys.executable, str(settings.BASE_DIR / "manage.py"), "serve"]
-        command += ["--fd", str(sock.fileno())]
-        sys.exit(supervisor.Supervisor(command, sock.fileno(), workers).run())
+        command += ["--fd", str(sock.fileno()), "--supervisor", str(os.getpid())]
+        sys.exit(workerpool.Supervisor(command, sock.fileno(), workers).run())
 
-    def serve(self, sock: socket.socket, supervised: bool, host: str = "", port: int = 0) -> None:
+    def serve(
+        self, sock: socket.socket, supervisor_pid: int | None, host: str = "", port: int = 0
+    ) -> None:
         make_room_for_headers()
         if listener.adoptable(sock):
             endpoints = [listener.endpoint(sock)]
@@ -95,10 +107,10 @@ class Command(BaseCommand):
         # Registered once running, so it comes after Daphne's own "before" trigger has ended the
         # requests in flight; the event loop still runs in that phase, not in the next.
         reactor.callWhenRunning(reactor.addSystemEventTrigger, "before", "shutdown", close_upstream)
-        if supervised:
+        if supervisor_pid is not None:
             # A worker whose supervisor was killed stops by itself instead of serving on alone.
-            check = supervisor.watch_supervisor(reactor.stop)
-            reactor.callWhenRunning(task.LoopingCall(check).start, supervisor.ORPHAN_CHECK_SECONDS)
+            check = workerpool.watch_supervisor(supervisor_pid, reactor.stop)
+            reactor.callWhenRunning(task.LoopingCall(check).start, workerpool.ORPHAN_CHECK_SECONDS)
         server.run()
 
 
