@@ -18,12 +18,15 @@ from django.urls import path  # noqa: E402
 
 from dashboard.consumers import DashboardConsumer  # noqa: E402
 from proxy.asgi import GatewayHandler, PathRouter  # noqa: E402
+from proxy.forwarded import TrustedProxyHeaders  # noqa: E402
 
 # The dashboard's live feed; the consumer itself admits staff users only.
 websockets = AllowedHostsOriginValidator(
     AuthMiddlewareStack(URLRouter([path("dashboard/live/", DashboardConsumer.as_asgi())]))
 )
 
-application = ProtocolTypeRouter(
-    {"http": PathRouter(GatewayHandler(), django_asgi_app), "websocket": websockets}
+application = TrustedProxyHeaders(
+    ProtocolTypeRouter(
+        {"http": PathRouter(GatewayHandler(), django_asgi_app), "websocket": websockets}
+    )
 )

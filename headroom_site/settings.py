@@ -22,6 +22,22 @@ CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
+# Behind a reverse proxy that terminates TLS (deploy/nginx/headroom.conf): the addresses or
+# networks of the proxies whose X-Forwarded-For, -Proto and -Host headers are believed
+# (proxy/forwarded.py removes them from anyone else, so Django may trust them from here on).
+HEADROOM_TRUSTED_PROXIES = env.list("HEADROOM_TRUSTED_PROXIES", default=[])
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HEADROOM_TRUSTED_PROXIES else None
+USE_X_FORWARDED_HOST = bool(HEADROOM_TRUSTED_PROXIES)
+# The proxy redirects http:// to https://, so the gateway does not by default (its loopback
+# health checks stay plain HTTP); Django's reminder about it is then beside the point.
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
+SILENCED_SYSTEM_CHECKS = ["security.W008"] if HEADROOM_TRUSTED_PROXIES else []
+# HSTS, sent on HTTPS responses only (the admin and the dashboard): 0 = off, the default for a
+# fresh checkout on http://127.0.0.1; deploy/headroom.env sets a year.
+SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=False)
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -71,9 +87,15 @@ TEMPLATES = [
 # Database: SQLite is the embedded default; DATABASE_URL=postgres://… for several workers.
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL lets the log writer and the admin write while proxied requests read.
+    # WAL lets the log writer and the admin write while proxied requests read; with
+    # `serve --workers N` several processes write, and a writer waits up to `timeout` seconds
+    # for another's lock (SQLite's busy timeout) instead of failing with "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+        {
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL;",
+            "timeout": env.float("HEADROOM_SQLITE_BUSY_TIMEOUT", default=20.0),
+        }
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

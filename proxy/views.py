@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import bad_request, page_not_found
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
-from proxy import gateway, wire
+from proxy import gateway, schema, wire
 from proxy.errors import GatewayError, error_response
 from proxy.inbound import Surface
 from requestlog import writer
@@ -61,9 +61,12 @@ def server_error(request: HttpRequest) -> HttpResponse:
 
 
 async def readyz(request: HttpRequest) -> HttpResponse:
-    """Ready to serve: the database answers and the request-log writer is running (else 503)."""
+    """Ready to serve: the database answers with every migration applied and the request-log
+    writer is running (else 503)."""
+    reachable = await database.run(database_reachable)
     checks = {
-        "database": await database.run(database_reachable),
+        "database": reachable,
+        "migrations": reachable and await database.run(schema.migrations_applied),
         "log_writer": writer.writer.ensure_started(),
     }
     status = 200 if all(checks.values()) else 503

@@ -150,7 +150,12 @@ def test_readyz_is_ok_when_the_database_answers_and_the_writer_runs(
 ) -> None:
     response = client.get("/readyz")  # type: ignore[attr-defined]
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": True, "log_writer": True}
+    assert response.json() == {
+        "status": "ok",
+        "database": True,
+        "migrations": True,
+        "log_writer": True,
+    }
     assert running_writer.running
 
 
@@ -171,4 +176,9 @@ def test_readyz_is_503_when_the_database_is_unreachable(
     monkeypatch.setattr(connection, "cursor", refuse)
     response = client.get("/readyz")  # type: ignore[attr-defined]
     assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "database": False, "log_writer": True}
+    assert response.json() == {
+        "status": "unavailable",
+        "database": False,
+        "migrations": False,
+        "log_writer": True,
+    }

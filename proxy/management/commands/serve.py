@@ -6,19 +6,25 @@ from __future__ import annotations
 # imports a reactor.
 import daphne.server  # noqa: I001  isort:skip
 
+import argparse
 import asyncio
 import logging
+import os
+import socket
+import sys
 import threading
 
 from daphne.endpoints import build_endpoint_description_strings
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
-from twisted.internet import reactor
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError, connection
+from twisted.internet import reactor, task
 from twisted.internet.defer import Deferred
 from twisted.web import http
 
 from headroom_site.asgi import application
-from proxy import checks, upstream
+from proxy import checks, listener, schema, upstream
+from proxy import supervisor as workerpool
 from requestlog import writer
 
 logger = logging.getLogger("headroom.serve")
@@ -34,13 +40,58 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8787)
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=1,
+            help="gateway processes sharing the port, kept running by a supervisor (default 1)",
+        )
+        # Internal: a worker started by the supervisor (its pid) serves this inherited socket.
+        parser.add_argument("--fd", type=int, default=None, help=argparse.SUPPRESS)
+        parser.add_argument("--supervisor", type=int, default=None, help=argparse.SUPPRESS)
 
-    def handle(self, *args: object, host: str, port: int, **options: object) -> None:
+    def handle(
+        self,
+        *args: object,
+        host: str,
+        port: int,
+        workers: int,
+        fd: int | None,
+        supervisor: int | None,
+        **options: object,
+    ) -> None:
+        if fd is not None:
+            self.serve(socket.socket(fileno=fd), supervisor_pid=supervisor)
+            return
+        if workers < 1:
+            raise CommandError("--workers must be at least 1")
         checks.check_serving(self, host)
-        make_room_for_headers()
-        endpoints = build_endpoint_description_strings(host=host, port=port)
+        refuse_unmigrated()
+        try:
+            sock = listener.bind(host, port)
+        except listener.ListenError as exc:
+            raise CommandError(str(exc)) from exc
+        if workers > 1 and not listener.adoptable(sock):
+            raise CommandError("--workers needs an IPv4 address to listen on")
         self.stdout.write(f"Headroom Gateway listening on http://{host}:{port}/", ending="\n")
         self.stdout.flush()
+        if workers == 1:
+            self.serve(sock, supervisor_pid=None, host=host, port=port)
+            return
+        command = [sys.executable, str(settings.BASE_DIR / "manage.py"), "serve"]
+        command += ["--fd", str(sock.fileno()), "--supervisor", str(os.getpid())]
+        sys.exit(workerpool.Supervisor(command, sock.fileno(), workers).run())
+
+    def serve(
+        self, sock: socket.socket, supervisor_pid: int | None, host: str = "", port: int = 0
+    ) -> None:
+        make_room_for_headers()
+        if listener.adoptable(sock):
+            endpoints = [listener.endpoint(sock)]
+        else:
+            # Daphne adopts IPv4 sockets only: free the checked port for its own TCP endpoint.
+            sock.close()
+            endpoints = build_endpoint_description_strings(host=host, port=port)
         # action_logger=None keeps Daphne's access log off: it prints query strings, and a
         # Gemini `?key=` is a credential. The gateway logs each request itself, without them.
         server = daphne.server.Server(
@@ -57,7 +108,26 @@ class Command(BaseCommand):
         # Registered once running, so it comes after Daphne's own "before" trigger has ended the
         # requests in flight; the event loop still runs in that phase, not in the next.
         reactor.callWhenRunning(reactor.addSystemEventTrigger, "before", "shutdown", close_upstream)
+        if supervisor_pid is not None:
+            # A worker whose supervisor was killed stops by itself instead of serving on alone.
+            check = workerpool.watch_supervisor(supervisor_pid, reactor.stop)
+            reactor.callWhenRunning(task.LoopingCall(check).start, workerpool.ORPHAN_CHECK_SECONDS)
         server.run()
+
+
+def refuse_unmigrated() -> None:
+    """Every request would fail on a missing table: refuse to start instead, in one line."""
+    try:
+        pending = schema.unapplied_migrations()
+    except DatabaseError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CommandError(f"cannot read the database ({reason}); check DATABASE_URL") from exc
+    finally:
+        connection.close()
+    if pending:
+        raise CommandError(
+            f"{len(pending)} database migration(s) not applied: run `manage.py migrate` first"
+        )
 
 
 def make_room_for_headers() -> None:
