@@ -19,8 +19,8 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from requestlog.models import RequestLog
 from tests.conftest import Gateway
+from tests.dashboard.test_stats import seed_row
 from tests.mock_upstream import MockUpstream, Reply
-from tests.test_stats import seed_row
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

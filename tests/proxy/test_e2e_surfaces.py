@@ -27,7 +27,7 @@ from routing.models import AllowedUpstream
 from tests.conftest import E2E_KEYS, ROUTE_PICKUP_SECONDS, Gateway
 from tests.mock_upstream import MockUpstream, Recorded, Reply
 
-STREAMS = Path(__file__).parent / "data" / "streams"
+STREAMS = Path(__file__).resolve().parents[1] / "data" / "streams"
 CLIENT_KEYS = {"openai": "sk-client-e2e", "anthropic": "sk-ant-client-e2e", "gemini": "AIza-e2e"}
 ENV_VARS = {
     "openai": "HR_TEST_OPENAI_KEY",

@@ -25,7 +25,7 @@ from requestlog.models import RequestLog
 from requestlog.usage import Usage
 from tests.conftest import UpstreamSeam
 
-STREAMS = Path(__file__).parent / "data" / "streams"
+STREAMS = Path(__file__).resolve().parents[1] / "data" / "streams"
 CHAT_STREAM = (STREAMS / "openai_chat_include_usage.sse").read_bytes()
 AUTH = {"authorization": "Bearer sk-client-secret-123"}
 ASK = b'"stream_options":{"include_usage":true}'

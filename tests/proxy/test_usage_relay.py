@@ -15,7 +15,7 @@ from requestlog import writer
 from requestlog.models import RequestLog
 from tests.conftest import UpstreamSeam
 
-STREAMS = Path(__file__).parent / "data" / "streams"
+STREAMS = Path(__file__).resolve().parents[1] / "data" / "streams"
 OPENAI = {"authorization": "Bearer sk-client-secret-123"}
 ANTHROPIC = {"x-api-key": "sk-ant-client-456", "anthropic-version": "2023-06-01"}
 GEMINI = {"x-goog-api-key": "AIza-client-789"}

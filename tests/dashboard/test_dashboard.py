@@ -20,7 +20,7 @@ from django.utils import timezone
 from dashboard import consumers, stats
 from dashboard.consumers import DashboardConsumer
 from requestlog.models import CostSource, RequestLog
-from tests.test_stats import seed_row
+from tests.dashboard.test_stats import seed_row
 
 pytestmark = pytest.mark.django_db
 

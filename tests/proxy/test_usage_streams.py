@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from proxy import wire
 from requestlog.usage import Usage
 
-STREAMS = Path(__file__).parent / "data" / "streams"
+STREAMS = Path(__file__).resolve().parents[1] / "data" / "streams"
 SSE = "text/event-stream"
 JSON = "application/json"
 

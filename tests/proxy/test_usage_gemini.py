@@ -8,7 +8,7 @@ from pathlib import Path
 from proxy.wire import gemini
 from requestlog.usage import Usage
 
-STREAMS = Path(__file__).parent / "data" / "streams"
+STREAMS = Path(__file__).resolve().parents[1] / "data" / "streams"
 LAST = Usage(input_tokens=104, output_tokens=330, cache_read_tokens=4096)
 
 

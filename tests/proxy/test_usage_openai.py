@@ -9,7 +9,7 @@ from proxy.sse import Event
 from proxy.wire import openai
 from requestlog.usage import Usage
 
-STREAMS = Path(__file__).parent / "data" / "streams"
+STREAMS = Path(__file__).resolve().parents[1] / "data" / "streams"
 
 
 def body(name: str) -> bytes:
