@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db import models, transaction
+from django.db import connections, models, transaction
 from django.utils import timezone
 
 from requestlog import rollup
@@ -32,7 +32,7 @@ class RequestLogManager(models.Manager["RequestLog"]):
         """Save new rows and add them to the dashboard's rollup, in one transaction."""
         with transaction.atomic(using=self.db):
             saved = self.bulk_create(rows)
-            rollup.apply(saved, using=self.db)
+            Rollup.objects.db_manager(self.db).add(saved)
         return saved
 
 
@@ -184,6 +184,23 @@ class Grain(models.TextChoices):
     DAY = "day", "Day"
 
 
+class RollupManager(models.Manager["Rollup"]):
+    def add(self, rows: list[RequestLog], sign: int = 1) -> None:
+        """Add `rows` to (or, with sign -1, take them out of) the rollup; call inside the
+        transaction that writes or deletes the rows, so the two never disagree."""
+        with transaction.atomic(using=self.db):
+            rollup.write(
+                connections[self.db], self.model._meta.db_table, rollup.accumulate(rows, sign)
+            )
+            if sign < 0:
+                # Groups whose last row went are removed, so pruned ranges leave nothing behind.
+                self.filter(requests__lte=0).delete()
+
+    def rebuild(self) -> int:
+        """Recompute every group from the request log; returns the number of rows read."""
+        return rollup.rebuild(RequestLog, self.model, using=self.db)
+
+
 class Rollup(models.Model):
     """Sums of the request log per hour or day and key, kept by `requestlog.rollup.apply` in the
     transaction that writes or deletes the rows; every dashboard figure is read from here."""
@@ -215,6 +232,8 @@ class Rollup(models.Model):
     saved_priced = models.DecimalField(**USD, default=Decimal(0))
     saved_estimated = models.DecimalField(**USD, default=Decimal(0))
     overhead_sum = models.FloatField(default=0.0)
+
+    objects = RollupManager()
 
     class Meta:
         constraints = [

@@ -1,5 +1,6 @@
 """The dashboard's hourly and daily rollups of the request log, kept by whoever writes or deletes
-rows (the log writer, pruning), in the same transaction, on every database.
+rows (the log writer, pruning; see `requestlog.models`), in the same transaction, on every
+database.
 
 Each request-log row adds its measures to one `Rollup` row per grain and key (family, route,
 model, upstream host, team, status). The measures are defined once, in `measures_of`; the
@@ -13,7 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import connections, router, transaction
+from django.db import connections, transaction
 
 # Upper edges (ms, exclusive) of the gateway-overhead histogram bins; the last bin is open.
 OVERHEAD_EDGES = (
@@ -109,32 +110,22 @@ def accumulate(rows: Iterable[Any], sign: int = 1) -> dict[tuple[Any, ...], Sums
     return groups
 
 
-def apply(rows: Iterable[Any], sign: int = 1, using: str | None = None) -> int:
-    """Add `rows` to (or, with sign -1, take them out of) the rollup; call inside the
-    transaction that writes or deletes the rows, so the two never disagree."""
-    from requestlog.models import Rollup
-
-    groups = accumulate(rows, sign)
+def write(db: Any, table: str, groups: Mapping[tuple[Any, ...], Sums]) -> None:
+    """Upsert `groups` (from `accumulate`) into the rollup table: one statement, the same on
+    SQLite and PostgreSQL, so concurrent writers add up instead of overwriting each other."""
     if not groups:
-        return 0
-    alias = using or router.db_for_write(Rollup)
-    db = connections[alias]
-    table = db.ops.quote_name(Rollup._meta.db_table)
+        return
+    quoted = db.ops.quote_name(table)
     columns = ("grain", "bucket", *KEYS, *MEASURES)
     conflict = ", ".join(("grain", "bucket", *KEYS))
-    updates = ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in MEASURES)
+    updates = ", ".join(f"{name} = {quoted}.{name} + excluded.{name}" for name in MEASURES)
     sql = (
-        f"INSERT INTO {table} ({', '.join(columns)}) "
+        f"INSERT INTO {quoted} ({', '.join(columns)}) "
         f"VALUES ({', '.join(['%s'] * len(columns))}) "
         f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
     )
-    params = [_params(db, group, sums) for group, sums in groups.items()]
-    with transaction.atomic(using=alias), db.cursor() as cursor:
-        cursor.executemany(sql, params)
-        if sign < 0:
-            # Groups whose last row went are removed, so pruned ranges leave nothing behind.
-            Rollup.objects.using(alias).filter(requests__lte=0).delete()
-    return len(groups)
+    with db.cursor() as cursor:
+        cursor.executemany(sql, [_params(db, group, sums) for group, sums in groups.items()])
 
 
 def _params(db: Any, group: tuple[Any, ...], sums: Mapping[str, Any]) -> list[Any]:
@@ -146,16 +137,14 @@ def _params(db: Any, group: tuple[Any, ...], sums: Mapping[str, Any]) -> list[An
     return values
 
 
-def rebuild(using: str = "default", request_log: Any = None, rollup: Any = None) -> int:
+def rebuild(request_log: Any, rollup: Any, using: str = "default") -> int:
     """Recompute the whole rollup from the rows (after a restore, or once when migrating);
-    returns the number of rows read. Models may be passed in (historical ones in migrations)."""
-    if request_log is None or rollup is None:
-        from requestlog.models import RequestLog, Rollup
-
-        request_log, rollup = request_log or RequestLog, rollup or Rollup
+    returns the number of rows read. Takes the models, so a migration can pass its own."""
     fields = ("created", *KEYS, "input_tokens", "output_tokens", "cache_read_tokens",
               "cache_write_tokens", "tokens_before", "tokens_after", "cache_hit",
               "cost_source", "cost_usd", "saved_usd", "overhead_ms")  # fmt: skip
+    db = connections[using]
+    table = rollup._meta.db_table
     with transaction.atomic(using=using):
         rollup.objects.using(using).all().delete()
         rows = request_log.objects.using(using).only(*fields).order_by().iterator(chunk_size=5000)
@@ -165,8 +154,8 @@ def rebuild(using: str = "default", request_log: Any = None, rollup: Any = None)
             batch.append(row)
             if len(batch) >= 5000:
                 count += len(batch)
-                apply(batch, 1, using)
+                write(db, table, accumulate(batch))
                 batch = []
         count += len(batch)
-        apply(batch, 1, using)
+        write(db, table, accumulate(batch))
     return count

@@ -3,7 +3,46 @@
 import django.utils.timezone
 from django.db import migrations, models
 
-from headroom_site.moves import move_content_types, rename_table
+from typing import Any
+from collections.abc import Callable
+
+
+# Steps of the move, written out here so the migration never changes with the code.
+Step = Callable[[Any, Any], None]
+
+
+def rename_table(old_table: str, new_table: str) -> Step:
+    """Rename a table in place: every row, index and constraint stays."""
+
+    def step(apps: Any, schema_editor: Any) -> None:
+        quote = schema_editor.quote_name
+        rename = schema_editor.sql_rename_table
+        schema_editor.execute(rename % {"old_table": quote(old_table), "new_table": quote(new_table)})
+
+    return step
+
+
+def move_content_types(old_app: str, new_app: str, models: list[str]) -> Step:
+    def step(apps: Any, schema_editor: Any) -> None:
+        content_type = apps.get_model("contenttypes", "ContentType")
+        db = schema_editor.connection.alias
+        rows = content_type.objects.using(db).filter(app_label=old_app, model__in=models)
+        rows.update(app_label=new_app)
+
+    return step
+
+
+def drop_sqlite_objects(objects: list[tuple[str, str]]) -> Step:
+    """Drop triggers and tables that only ever existed on SQLite (IF EXISTS: a fresh database
+    never had them)."""
+
+    def step(apps: Any, schema_editor: Any) -> None:
+        if schema_editor.connection.vendor != "sqlite":
+            return
+        for kind, name in objects:
+            schema_editor.execute(f"DROP {kind.upper()} IF EXISTS {name}")
+
+    return step
 
 
 class Migration(migrations.Migration):
@@ -39,8 +78,8 @@ class Migration(migrations.Migration):
             ],
             database_operations=[
                 migrations.RunPython(
-                    rename_table("proxy", "GatewayKey", "keys_gatewaykey"),
-                    rename_table("proxy", "GatewayKey", "proxy_gatewaykey", reverse=True),
+                    rename_table("proxy_gatewaykey", "keys_gatewaykey"),
+                    rename_table("keys_gatewaykey", "proxy_gatewaykey"),
                 ),
             ],
         ),

@@ -9,9 +9,9 @@ def fill(apps, schema_editor):
     from requestlog import rollup
 
     rollup.rebuild(
+        apps.get_model("requestlog", "RequestLog"),
+        apps.get_model("requestlog", "Rollup"),
         using=schema_editor.connection.alias,
-        request_log=apps.get_model("requestlog", "RequestLog"),
-        rollup=apps.get_model("requestlog", "Rollup"),
     )
 
 

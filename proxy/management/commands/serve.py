@@ -14,6 +14,7 @@ import socket
 import sys
 import threading
 
+from channels.routing import get_default_application
 from daphne.endpoints import build_endpoint_description_strings
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -22,7 +23,6 @@ from twisted.internet import reactor, task
 from twisted.internet.defer import Deferred
 from twisted.web import http
 
-from headroom_site.asgi import application
 from proxy import checks, listener, schema, upstream
 from proxy import supervisor as workerpool
 from requestlog import writer
@@ -95,7 +95,8 @@ class Command(BaseCommand):
         # action_logger=None keeps Daphne's access log off: it prints query strings, and a
         # Gemini `?key=` is a credential. The gateway logs each request itself, without them.
         server = daphne.server.Server(
-            application=application,
+            # The site's one way in (ASGI_APPLICATION), named by the settings.
+            application=get_default_application(),
             endpoints=endpoints,
             action_logger=None,
             http_timeout=None,
