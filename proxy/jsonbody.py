@@ -1,5 +1,6 @@
-"""JSON bodies without re-serializing: reading a request, rewriting members byte for byte, and
-collecting the top-level objects of a response body that arrives in pieces.
+"""JSON bodies without re-serializing: reading a request, rewriting members byte for byte (found
+by the one raw-JSON walk, `proxy.compression.rawjson`), and collecting the top-level objects of a
+response body that arrives in pieces.
 """
 
 from __future__ import annotations
@@ -11,11 +12,10 @@ from typing import Any
 
 import orjson
 
-# A JSON string token, or a bracket: enough to track nesting depth at C speed.
-_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[{}\[\]]', re.DOTALL)
-_COLON = re.compile(rb"\s*:\s*")
-_LITERAL = re.compile(rb"[^\s,}\]]+")
-# The same tokens when the text may stop anywhere: group 1 is unset for a string cut short.
+from proxy.compression import rawjson
+
+# A JSON string token or a bracket, when the text may stop anywhere: group 1 is unset for a
+# string cut short.
 _STREAM_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*(")?|[{}\[\]]', re.DOTALL)
 _STRING_REST = re.compile(rb'(?:[^"\\]|\\.)*(")?', re.DOTALL)
 _QUOTE, _BRACE, _BRACKET = ord('"'), ord("{"), ord("[")
@@ -40,22 +40,15 @@ def parse_object(body: bytes) -> dict[str, Any] | None:
 
 
 def replace_top_level_string(body: bytes, key: str, value: str) -> bytes:
-    """The body with the top-level string `key` set to `value`; every other byte unchanged."""
-    depth = 0
-    for token in _TOKENS.finditer(body):
-        text = token.group()
-        if text in (b"{", b"["):
-            depth += 1
-        elif text in (b"}", b"]"):
-            depth -= 1
-        elif depth == 1 and json.loads(text) == key:
-            colon = _COLON.match(body, token.end())
-            if colon is None:
-                continue
-            old = _TOKENS.match(body, colon.end())
-            if old is None or not old.group().startswith(b'"'):
-                return body
-            return body[: old.start()] + json.dumps(value).encode() + body[old.end() :]
+    """The body with the top-level string `key` set to `value` (every occurrence, for a key sent
+    twice); every other byte unchanged."""
+    text, start = _text(body)
+    found: list[rawjson.Span] = []
+    rawjson.locate(text, start, {key: rawjson.LEAF}, found)
+    encoded = json.dumps(value).encode()
+    for span in reversed(found):
+        if isinstance(span.value, str):
+            body = body[: span.start] + encoded + body[span.end :]
     return body
 
 
@@ -73,62 +66,36 @@ def set_member(body: bytes, path: Sequence[str], raw: bytes) -> bytes:
     Missing objects on the way are created and a non-object on the way is replaced; every other
     byte stays as it was.
     """
-    start = len(body) - len(body.lstrip())
-    return _set_in_object(body, start, path, raw)
+    text, start = _text(body)
+    return _set_in_object(body, text, start, path, raw)
 
 
-def _set_in_object(body: bytes, start: int, path: Sequence[str], raw: bytes) -> bytes:
-    members, close = _members(body, start)
+def _text(body: bytes) -> tuple[str, int]:
+    """The body as text whose offsets are its byte offsets (Latin-1 maps byte to character; JSON's
+    structure is ASCII, so the walk reads it the same), and where its value starts."""
+    text = body.decode("latin-1")
+    return text, rawjson.skip_whitespace(text, 0)
+
+
+def _set_in_object(body: bytes, text: str, start: int, path: Sequence[str], raw: bytes) -> bytes:
     key, rest = path[0], path[1:]
-    if key not in members:
+    found: list[rawjson.Span] = []
+    close = rawjson.locate(text, start, {key: rawjson.LEAF}, found) - 1
+    if not found:
         member = json.dumps(key).encode() + b":" + _nested(rest, raw)
-        separator = b"," if members else b""
+        separator = b"" if text[start + 1 : close].strip() == "" else b","
         return body[:close] + separator + member + body[close:]
-    value_start, value_end = members[key]
-    if rest and body[value_start : value_start + 1] == b"{":
-        return _set_in_object(body, value_start, rest, raw)
-    return body[:value_start] + _nested(rest, raw) + body[value_end:]
+    # A key sent twice: the last one is what a JSON reader keeps.
+    value = found[-1]
+    if rest and text[value.start] == "{":
+        return _set_in_object(body, text, value.start, rest, raw)
+    return body[: value.start] + _nested(rest, raw) + body[value.end :]
 
 
 def _nested(path: Sequence[str], raw: bytes) -> bytes:
     for key in reversed(path):
         raw = b"{" + json.dumps(key).encode() + b":" + raw + b"}"
     return raw
-
-
-def _members(body: bytes, start: int) -> tuple[dict[str, tuple[int, int]], int]:
-    """The members of the object opening at body[start] (key → value span) and its `}`."""
-    members = {}
-    position = start + 1
-    while True:
-        token = _TOKENS.search(body, position)
-        if token is None or token.group() in (b"{", b"[", b"]"):
-            raise ValueError("not a JSON object")
-        if token.group() == b"}":
-            return members, token.start()
-        colon = _COLON.match(body, token.end())
-        if colon is None:
-            raise ValueError("not a JSON object")
-        value_end = _value_end(body, colon.end())
-        members[json.loads(token.group())] = (colon.end(), value_end)
-        position = value_end
-
-
-def _value_end(body: bytes, start: int) -> int:
-    first = body[start : start + 1]
-    if first not in (b"{", b"["):
-        token = _TOKENS.match(body, start) if first == b'"' else _LITERAL.match(body, start)
-        return token.end() if token else start
-    depth = 0
-    for token in _TOKENS.finditer(body, start):
-        text = token.group()
-        if text in (b"{", b"["):
-            depth += 1
-        elif text in (b"}", b"]"):
-            depth -= 1
-            if depth == 0:
-                return token.end()
-    raise ValueError("unterminated JSON value")
 
 
 class Children:

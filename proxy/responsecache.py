@@ -217,11 +217,6 @@ class Ledger:
                 evicted.append(stale)
         return evicted
 
-    def clear(self) -> None:
-        with self.lock:
-            self.sizes.clear()
-            self.total = 0
-
 
 def entry_limit() -> int:
     options = settings.CACHES["default"].get("OPTIONS", {})

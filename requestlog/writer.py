@@ -132,11 +132,6 @@ class LogWriter:
         finally:
             connection.close()
 
-    def discard(self) -> int:
-        """Forget every queued row (tests: rows one test queued never reach the next)."""
-        with self.write_lock:
-            return len(self._take(self.rows().maxsize or 1_000_000))
-
     def pending(self) -> int:
         return 0 if self.queue is None else self.queue.qsize()
 

@@ -91,10 +91,6 @@ def parse_base_url(raw: str) -> BaseURL:
     return BaseURL(scheme, host, port or DEFAULT_PORTS[scheme], _normalize_path(parts.path))
 
 
-def normalize_base_url(raw: str) -> str:
-    return parse_base_url(raw).url
-
-
 def _normalize_host(host: str) -> str:
     host = host.lower()
     if host.endswith("."):

@@ -55,13 +55,13 @@ def _fresh_route_table(settings: object) -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _manual_log_writer(settings: object) -> Iterator[None]:
+def _manual_log_writer(settings: object, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     # No writer thread in unit tests: a test's rows are saved only when it calls
-    # writer.flush() (inside its own transaction), and rows it left queued are discarded.
+    # writer.flush() (inside its own transaction); each test starts with an empty queue, so rows
+    # one test left queued never reach the next.
     settings.HEADROOM_LOG_FLUSH_SECONDS = 0  # type: ignore[attr-defined]
-    writer.writer.discard()
+    monkeypatch.setattr(writer.writer, "queue", None)
     yield
-    writer.writer.discard()
 
 
 @dataclass

@@ -28,8 +28,6 @@ NEWLINE = 1.0
 TAB = 0.5
 # UTF-8 continuation and lead bytes: a CJK character (3 bytes) is one to two tokens.
 NON_ASCII = 0.45
-# A JSON `\uXXXX` escape is six ASCII bytes for one character: count it as about one token.
-UNICODE_ESCAPE = 1.0
 
 
 def estimate(data: bytes) -> float:

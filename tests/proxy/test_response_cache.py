@@ -40,14 +40,13 @@ EVENTS = (
 
 
 @pytest.fixture(autouse=True)
-def _empty_cache() -> Iterator[None]:
+def _empty_cache(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     # Local memory outlives each test's rolled-back routes, whose ids are reused.
     cache.clear()
-    responsecache.ledger.clear()
+    monkeypatch.setattr(responsecache, "ledger", responsecache.Ledger())
     pricing.invalidate()
     yield
     cache.clear()
-    responsecache.ledger.clear()
     pricing.invalidate()
 
 
