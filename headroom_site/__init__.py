@@ -1,0 +1,1 @@
+"""The site: settings, URLs and the ASGI application, the one way in. No logic lives here."""
