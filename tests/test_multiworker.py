@@ -280,7 +280,6 @@ models = next(b for b in page.breakdowns if b.dimension == "model")
 print(json.dumps({
     "start": filters.range.start.isoformat(),
     "end": filters.range.end.isoformat(),
-    "rollup": stats.use_rollup(),
     "headline": [head.requests, head.errors, head.input_tokens, head.output_tokens,
                  str(head.spend), head.unpriced_requests],
     "series_requests": sum(point.measures.requests for point in page.series),
@@ -340,18 +339,25 @@ def test_dashboard_figures_on_postgresql_agree_with_an_sql_aggregate(
     assert len(wait_for_rows(database, "gpt-4o-mini-" + prefix, 5)) == 5
     assert len(wait_for_rows(database, prefix, 2)) == 2
     assert len(wait_for_rows(database, f"gpt-4o-{prefix}", 1)) == 1
-    # One row from three days ago: inside the 7-day range, outside the 24-hour one.
+    # The rollup both workers' writers kept agrees with the rows.
+    figures = json.loads(
+        deploy.manage(settings_env, "shell", "--no-imports", "-c", STATS_SCRIPT).stdout
+    )
+    expected = sql_figures(database, figures["start"], figures["end"])
+    assert figures["headline"][:4] == expected["headline"][:4]
+    # One row moved to three days ago (inside the 7-day range, outside the 24-hour one) by hand,
+    # which the rollup learns from a rebuild.
     database.execute(
         "UPDATE requestlog_requestlog SET created = created - interval '3 days' WHERE model = %s",
         [f"{prefix}local-2"],
     )
+    deploy.manage(settings_env, "rebuild_rollup")
 
     figures = json.loads(
         deploy.manage(settings_env, "shell", "--no-imports", "-c", STATS_SCRIPT).stdout
     )
     expected = sql_figures(database, figures["start"], figures["end"])
     requests, errors, input_tokens, output_tokens, spend, unpriced = figures["headline"]
-    assert figures["rollup"] is False
     assert [requests, errors, input_tokens, output_tokens] == expected["headline"][:4]
     assert Decimal(spend) == expected["headline"][4]
     assert unpriced == expected["headline"][5]
@@ -435,3 +441,44 @@ def test_a_dashboard_socket_left_idle_through_several_redis_reads_still_hears_of
     watch = watch_a_request_through_b(workers, staff_session, database, idle_seconds=idle)
     row_id, message = asyncio.run(watch)
     assert message == {"type": "rows", "last_id": row_id}
+
+
+def test_a_postgresql_database_made_before_the_app_split_migrates_with_every_row(
+    servers: tuple[deploy.PostgresCluster, deploy.RedisServer],
+) -> None:
+    cluster, _ = servers
+    env = {"DATABASE_URL": cluster.create_database("before_split")}
+    for app, name in (("routing", "0002"), ("proxy", "0005")):
+        deploy.manage(env, "migrate", app, name, "--no-input")
+    with cluster.connect("before_split") as conn:
+        conn.execute(
+            "INSERT INTO routing_upstreamroute (position, model_prefix, upstream, protocol, auth,"
+            " strip_prefix, compression, compression_min_bytes, cache_ttl, enabled, notes, created,"
+            " updated) VALUES (1, 'glm-', 'https://ollama.com', 'openai', 'passthrough', false,"
+            " '', 0, 0, true, '', now(), now())"
+        )
+        conn.execute(
+            "INSERT INTO proxy_gatewaykey (team, name, prefix, secret_hash, active, created)"
+            " VALUES ('payments', 'ci', 'hr-abcde', %s, true, now())",
+            ["e" * 64],
+        )
+        conn.execute(
+            "INSERT INTO proxy_requestlog (created, request_id, family, endpoint, method, model,"
+            " model_forwarded, route_id, route_label, upstream_host, override, team, status,"
+            " error_type, stream, disconnected, latency_ms, overhead_ms, input_tokens,"
+            " output_tokens, cache_read_tokens, cache_write_tokens, usage_reported, savings_note,"
+            " cache_hit, cost_source) SELECT now() - n * interval '1 hour', 'r' || n, 'openai',"
+            " '/v1/chat/completions', 'POST', 'glm-4.6', '', (SELECT min(id) FROM"
+            " routing_upstreamroute), 'glm-', 'ollama.com', false, '', 200, '', false, false,"
+            " 10, 1.5, 100, 5, 0, 0, true, '', false, 'unpriced' FROM generate_series(1, 40) n"
+        )
+        conn.commit()
+    deploy.manage(env, "migrate", "--no-input")
+    with cluster.connect("before_split") as conn:
+        counts = conn.execute(
+            "SELECT (SELECT count(*) FROM keys_gatewaykey), (SELECT count(*) FROM"
+            " requestlog_requestlog WHERE route_id IS NOT NULL), (SELECT count(*) FROM"
+            " requestlog_modelprice), (SELECT sum(requests) FROM requestlog_rollup"
+            " WHERE grain = 'day')"
+        ).fetchone()
+    assert counts[:2] == (1, 40) and counts[2] > 0 and counts[3] == 40
