@@ -108,7 +108,8 @@ def codex_body(entry: dict[str, Any]) -> tuple[str, bytes]:
 
 def gemini_body(entry: dict[str, Any]) -> tuple[str, bytes]:
     """A Gemini CLI turn: run_shell_command's result in its tags and fields."""
-    text = f"<untrusted_context>\nOutput: {entry['output']}\nProcess Group PGID: 48213\n</untrusted_context>"
+    fields = f"Output: {entry['output']}\nProcess Group PGID: 48213"
+    text = f"<untrusted_context>\n{fields}\n</untrusted_context>"
     name, args = "run_shell_command", {"command": entry["command"]}
     if entry["tool"] == "Read":
         name, args, text = "read_file", {"file_path": entry["command"]}, entry["output"]
@@ -157,9 +158,14 @@ class Totals:
 
     def row(self, label: str, mode: str) -> str:
         saved = 100 * (self.before - self.after) / self.before if self.before else 0.0
-        p95 = statistics.quantiles(self.ms, n=20, method="inclusive")[-1] if len(self.ms) > 1 else self.ms[0]
+        p95 = (
+            statistics.quantiles(self.ms, n=20, method="inclusive")[-1]
+            if len(self.ms) > 1
+            else self.ms[0]
+        )
         return (
-            f"{label:15} {mode:10} {self.items:5} {self.before:9.0f} {self.after:8.0f} {saved:6.1f}%"
+            f"{label:15} {mode:10} {self.items:5} {self.before:9.0f} {self.after:8.0f}"
+            f" {saved:6.1f}%"
             f" {self.kept:5}/{self.facts:<5} {self.changed:3}/{self.controls:<3}"
             f" {statistics.fmean(self.ms):6.2f} {p95:6.2f} {max(self.ms):6.2f}"
         )
@@ -225,7 +231,8 @@ def main() -> None:
                 total.changed += entry["control"] and output != original
     print(
         f"{'category':15} {'mode':10} {'items':>5} {'tokens':>9} {'after':>8} {'saved':>7}"
-        f" {'facts kept':>11} {'controls':>7} {'mean':>6} {'p95':>6} {'max':>6}  (changed/controls, ms)"
+        f" {'facts kept':>11} {'controls':>7} {'mean':>6} {'p95':>6} {'max':>6}"
+        "  (controls: changed/all; ms per item)"
     )
     order = sorted(
         {c for c, _ in totals}, key=lambda c: (c == "all bare", c.startswith("wrapped"), c)

@@ -78,7 +78,7 @@ _STOPWORD_TEXT = """
     need needs make makes made want know tell says said show shows showing shown entry entries
     step steps fix fixed broken build builds log logs status value values item items name names
     thing things something anything everything one two three new old just into onto via per
-    true false none null bash shell sh zsh sudo cmd exec
+    true false none null bash shell sh zsh sudo cmd exec commit commits dev/null
 """
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 _FLAG = re.compile(r"-{1,2}[\w-]+")

@@ -20,6 +20,16 @@ _PROSE_LINE = re.compile(
     r"[ \t]*(?:[#>*+-]+[ \t]+|\d+[.)][ \t]+)?[\"'(\[`]?[A-Za-z]\S*(?:\s+\S+){4}"
 )
 _DIFF = re.compile(r"(?:diff --git |--- a/|\+\+\+ b/|@@ -\d)", re.M)
+# The commonest English words: running text is full of them, listings and logs are not.
+_FUNCTION_WORD_TEXT = (
+    "the of and to a in is it that for on as with be by this are or not an was at from which "
+    "you can if will have has but all may any its their they we these such other must should "
+    "when into than then there so no each been would"
+)
+FUNCTION_WORDS = frozenset(_FUNCTION_WORD_TEXT.split())
+# Prose has about four function words in ten; listings of names and versions well under one.
+FUNCTION_WORD_SHARE = 0.15
+_WORD = re.compile(r"[A-Za-z']+")
 SAMPLE_CHARS = 4 * 1024
 # A text whose lines are mostly numbered is a file shown with its line numbers.
 NUMBERED_SHARE = 0.6
@@ -48,9 +58,18 @@ def is_exact(text: str, context: Context) -> bool:
         # Terminal colours: the text was printed to a terminal by a program, not read from a file.
         return False
     output_share = log_line_share(lines)
-    if output_share < OUTPUT_SHARE and _share(_PROSE_LINE, lines) >= PROSE_SHARE:
+    if output_share < OUTPUT_SHARE and _is_prose(lines):
         return True
     return not context.runs_a_command and output_share < OUTPUT_SHARE
+
+
+def _is_prose(lines: list[str]) -> bool:
+    """Running text: mostly lines of several words, and those words full of "the", "of", "and"."""
+    if _share(_PROSE_LINE, lines) < PROSE_SHARE:
+        return False
+    words = _WORD.findall("\n".join(lines))
+    common = sum(1 for word in words if word.lower() in FUNCTION_WORDS)
+    return common >= FUNCTION_WORD_SHARE * len(words)
 
 
 def _share(pattern: re.Pattern[str], lines: list[str]) -> float:

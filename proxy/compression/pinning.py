@@ -17,11 +17,17 @@ from typing import Any
 import orjson
 from ahocorasick_rs import AhoCorasick, MatchKind
 
-# A term in more than this share of the lines or items pins none of them.
-MAX_SHARE = 0.5
+# A term in more than this share of the lines or items (and more than MIN_LIMIT of them) pins
+# none of them: it names what the whole output is about, not the part that was asked for.
+MAX_SHARE = 0.25
+MIN_LIMIT = 10
 # A git log entry: its lines go together, from `commit <id>` to the next one.
 _COMMIT = re.compile(r"commit [0-9a-f]{7,40}\b")
 RECORD_LINES = 40
+
+
+def _limit(total: int) -> float:
+    return max(MIN_LIMIT, MAX_SHARE * total)
 
 
 def _matcher(terms: tuple[str, ...]) -> AhoCorasick:
@@ -41,7 +47,7 @@ def pinned_lines(text: str, lines: list[str], terms: tuple[str, ...]) -> set[int
     hits: dict[int, set[int]] = {}
     for term, start, _ in _matcher(terms).find_matches_as_indexes(lowered, overlapping=True):
         hits.setdefault(term, set()).add(bisect_right(starts, start) - 1)
-    limit = MAX_SHARE * len(lines)
+    limit = _limit(len(lines))
     found: set[int] = set()
     for line_numbers in hits.values():
         if len(line_numbers) <= limit:
@@ -58,7 +64,7 @@ def _pinned_by_line(lines: list[str], terms: tuple[str, ...]) -> set[int]:
             if term in low:
                 counts[term] += 1
                 where.setdefault(term, []).append(number)
-    limit = MAX_SHARE * len(lines)
+    limit = _limit(len(lines))
     found = {n for term, numbers in where.items() if counts[term] <= limit for n in numbers}
     return _with_records(lines, found) if found else found
 
@@ -88,7 +94,7 @@ def pinned_items(items: list[Any], candidates: list[int], terms: tuple[str, ...]
         matches = matcher.find_matches_as_indexes(_text_of(items[index]).lower())
         for term in {match[0] for match in matches}:
             hits.setdefault(term, []).append(index)
-    limit = MAX_SHARE * len(items)
+    limit = _limit(len(items))
     return {index for found in hits.values() if len(found) <= limit for index in found}
 
 

@@ -10,6 +10,9 @@ small Python package with failing tests, a C, a Rust and a Java program) are wri
 directory first, so every command has something real to run against.
 """
 
+# The commands and facts are quoted exactly as run and as printed, whatever their length.
+# ruff: noqa: E501
+
 from __future__ import annotations
 
 import argparse
@@ -961,11 +964,6 @@ def main() -> None:
     else:
         write_fixtures()
     manifest_path = HERE / "items.json"
-    old = (
-        {i["id"]: i for i in json.loads(manifest_path.read_text())}
-        if manifest_path.exists()
-        else {}
-    )
     manifest = []
     for entry in ITEMS:
         name = f"real/{entry['category']}/{entry['id']}.txt"
