@@ -59,7 +59,8 @@ _COMMAND_KEYS = ("command", "cmd", "commands", "script")
 # A term: a word-ish run that may hold dots, slashes, dashes, colons and the like (a path, a
 # version, a package, an error code, a commit id).
 _TERM = re.compile(r"[\w][\w.+/:@#-]*[\w]|\w\w")
-_QUOTED = re.compile(r"\"([^\"\n]{3,80})\"|'([^'\n]{3,80})'|`([^`\n]{3,80})`")
+# Quoted strings; an apostrophe inside a word ("today's") opens no quote.
+_QUOTED = re.compile(r"\"([^\"\n]{3,80})\"|(?<!\w)'([^'\n]{3,80})'(?!\w)|`([^`\n]{3,80})`")
 MIN_TERM = 3
 MAX_TERMS = 64
 # Words that say how to ask, not what about; pinning them would pin nearly every line.

@@ -13,7 +13,13 @@ from proxy.compression.rawjson import Path
 
 # Text that clients add to user turns on their own (reminders, environment blocks) says nothing
 # about what the user asked.
-_INJECTED_PREFIXES = ("<system-reminder>", "<environment_context>", "<user_instructions>")
+_INJECTED_PREFIXES = (
+    "<system-reminder>",
+    "<environment_context>",
+    "<user_instructions>",
+    "<session_context>",
+    "# AGENTS.md instructions",
+)
 
 
 def _texts(content: Any, types: frozenset[str]) -> list[str]:

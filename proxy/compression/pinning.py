@@ -45,8 +45,9 @@ def pinned_lines(text: str, lines: list[str], terms: tuple[str, ...]) -> set[int
     # Offset of each line's first character, to turn a match's offset into its line.
     starts = list(accumulate((len(line) + 1 for line in lines[:-1]), initial=0))
     hits: dict[int, set[int]] = {}
-    for term, start, _ in _matcher(terms).find_matches_as_indexes(lowered, overlapping=True):
-        hits.setdefault(term, set()).add(bisect_right(starts, start) - 1)
+    for term, start, end in _matcher(terms).find_matches_as_indexes(lowered, overlapping=True):
+        if _whole(lowered, start, end):
+            hits.setdefault(term, set()).add(bisect_right(starts, start) - 1)
     limit = _limit(len(lines))
     found: set[int] = set()
     for line_numbers in hits.values():
@@ -61,12 +62,28 @@ def _pinned_by_line(lines: list[str], terms: tuple[str, ...]) -> set[int]:
     for number, line in enumerate(lines):
         low = line.lower()
         for term in terms:
-            if term in low:
+            if _contains(low, term):
                 counts[term] += 1
                 where.setdefault(term, []).append(number)
     limit = _limit(len(lines))
     found = {n for term, numbers in where.items() if counts[term] <= limit for n in numbers}
     return _with_records(lines, found) if found else found
+
+
+def _whole(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] is not part of a longer word or number ("main" in "maintainers")."""
+    return not (start and text[start - 1].isalnum()) and not (
+        end < len(text) and text[end].isalnum()
+    )
+
+
+def _contains(text: str, term: str) -> bool:
+    start = text.find(term)
+    while start != -1:
+        if _whole(text, start, start + len(term)):
+            return True
+        start = text.find(term, start + 1)
+    return False
 
 
 def _with_records(lines: list[str], found: set[int]) -> set[int]:
@@ -91,8 +108,9 @@ def pinned_items(items: list[Any], candidates: list[int], terms: tuple[str, ...]
     matcher = _matcher(terms)
     hits: dict[int, list[int]] = {}
     for index in candidates:
-        matches = matcher.find_matches_as_indexes(_text_of(items[index]).lower())
-        for term in {match[0] for match in matches}:
+        text = _text_of(items[index]).lower()
+        matches = matcher.find_matches_as_indexes(text, overlapping=True)
+        for term in {term for term, start, end in matches if _whole(text, start, end)}:
             hits.setdefault(term, []).append(index)
     limit = _limit(len(items))
     return {index for found in hits.values() if len(found) <= limit for index in found}
