@@ -11,7 +11,11 @@ same items as Codex (`/v1/responses`, a `Chunk ID … Output:` header) and Gemin
 - controls changed: files and prose (must come back byte for byte) that did not;
 - ms per item: mean, p95 and max of the best of `--repeat` cold runs (memo cleared each time).
 
-    .venv/bin/python bench/compression.py [--repeat 3] [--show-lost]
+    .venv/bin/python bench/compression.py [--repeat 3] [--show-lost] [--server]
+
+With `--server` every request goes through the real gateway (`manage.py serve` under Daphne, a
+fresh SQLite database, the mode as HEADROOM_COMPRESSION_DEFAULT and the default time budget) to a
+loopback upstream that records what arrives; ms is then the whole round trip.
 
 It then sends every output as user text and as a system prompt, which must come back unchanged.
 """
@@ -19,11 +23,17 @@ It then sends every output as user text and as a system prompt, which must come 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+import socket
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -175,6 +185,76 @@ def squeeze(text: str) -> str:
     return "".join(text.split())
 
 
+# Sends one request body and returns the body forwarded upstream and the milliseconds it took.
+Sender = Callable[[str, str, bytes, str, int], tuple[bytes, float]]
+CLIENT_AUTH = {
+    "anthropic": {"x-api-key": "sk-ant-bench", "anthropic-version": "2023-06-01"},
+    "openai": {"authorization": "Bearer sk-bench"},
+    "gemini": {"x-goog-api-key": "bench-key"},
+}
+
+
+@contextlib.contextmanager
+def gateway(mode: str) -> Iterator[Sender]:
+    """The real gateway in `mode` in front of a recording loopback upstream."""
+    import httpx
+
+    from tests.mock_upstream import MockUpstream
+
+    upstream = MockUpstream()
+    with tempfile.TemporaryDirectory() as scratch, socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "headroom_site.settings",
+            "DATABASE_URL": f"sqlite:///{scratch}/bench.sqlite3",
+            "HEADROOM_COMPRESSION_DEFAULT": mode,
+            "OPENAI_TARGET_API_URL": upstream.url,
+            "ANTHROPIC_TARGET_API_URL": upstream.url,
+            "GEMINI_TARGET_API_URL": upstream.url,
+        }
+        manage = [sys.executable, str(ROOT / "manage.py")]
+        subprocess.run([*manage, "migrate", "-v", "0"], env=env, check=True, cwd=ROOT)
+        server = subprocess.Popen(
+            [*manage, "serve", "--port", str(port)],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
+        try:
+            _wait_until_up(client)
+
+            def send(family: str, path: str, body: bytes, mode: str, repeat: int):
+                upstream.reset()
+                headers = {**CLIENT_AUTH[family], "content-type": "application/json"}
+                started = time.perf_counter()
+                response = client.post(path, content=body, headers=headers)
+                elapsed = (time.perf_counter() - started) * 1000
+                response.raise_for_status()
+                return upstream.requests[-1].body, elapsed
+
+            yield send
+        finally:
+            client.close()
+            server.terminate()
+            server.wait(10)
+            upstream.close()
+
+
+def _wait_until_up(client: Any) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            if client.get("/healthz").status_code == 200:
+                return
+        time.sleep(0.1)
+    raise RuntimeError("the gateway did not start")
+
+
 def measure(family: str, path: str, body: bytes, mode: str, repeat: int) -> tuple[bytes, float]:
     best = float("inf")
     for _ in range(repeat):
@@ -204,31 +284,42 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--show-lost", action="store_true", help="print every fact left out")
+    parser.add_argument("--server", action="store_true", help="send through the real gateway")
     args = parser.parse_args()
     items = load_items()
     totals: dict[tuple[str, str], Totals] = defaultdict(Totals)
+    for mode in MODES:
+        with gateway(mode) if args.server else contextlib.nullcontext(measure) as send:
+            run_mode(items, mode, send, args, totals)
+    report(totals)
+    plain_unchanged(items)
+
+
+def run_mode(
+    items: list[dict[str, Any]],
+    mode: str,
+    send: Sender,
+    args: argparse.Namespace,
+    totals: dict[tuple[str, str], Totals],
+) -> None:
     for category, entry, family, path, body in cases(items):
         original = tool_output(path, body)
-        for mode in MODES:
-            sent, ms = measure(family, path, body, mode, args.repeat)
-            output = tool_output(path, sent)
-            before = tokens.estimate(json.dumps(original, ensure_ascii=False).encode())
-            after = tokens.estimate(json.dumps(output, ensure_ascii=False).encode())
-            lost = [f for f in entry["facts"] if squeeze(f) not in squeeze(output)]
-            if lost and args.show_lost:
-                print(f"lost in {category}/{entry['id']} ({mode}): {lost}")
-            keys = [(category, mode)] + ([("all bare", mode)] if path == MESSAGES else [])
-            for key in keys:
-                total = totals[key]
-                total.add(
-                    before,
-                    after,
-                    len(entry["facts"]),
-                    len(entry["facts"]) - len(lost),
-                    entry["control"],
-                    ms,
-                )
-                total.changed += entry["control"] and output != original
+        sent, ms = send(family, path, body, mode, args.repeat)
+        output = tool_output(path, sent)
+        before = tokens.estimate(json.dumps(original, ensure_ascii=False).encode())
+        after = tokens.estimate(json.dumps(output, ensure_ascii=False).encode())
+        facts = entry["facts"]
+        lost = [fact for fact in facts if squeeze(fact) not in squeeze(output)]
+        if lost and args.show_lost:
+            print(f"lost in {category}/{entry['id']} ({mode}): {lost}")
+        keys = [(category, mode)] + ([("all bare", mode)] if path == MESSAGES else [])
+        for key in keys:
+            total = totals[key]
+            total.add(before, after, len(facts), len(facts) - len(lost), entry["control"], ms)
+            total.changed += entry["control"] and output != original
+
+
+def report(totals: dict[tuple[str, str], Totals]) -> None:
     print(
         f"{'category':15} {'mode':10} {'items':>5} {'tokens':>9} {'after':>8} {'saved':>7}"
         f" {'facts kept':>11} {'controls':>7} {'mean':>6} {'p95':>6} {'max':>6}"
@@ -241,7 +332,6 @@ def main() -> None:
         for mode in MODES:
             print(totals[(category, mode)].row(category, mode))
     print()
-    plain_unchanged(items)
 
 
 def plain_unchanged(items: list[dict[str, Any]]) -> None:
