@@ -172,3 +172,8 @@ def test_a_later_question_does_not_change_an_earlier_result() -> None:
     )
     assert two.body.startswith(one.body[: one.body.rindex(b"]")])
     assert "package-150" not in json.loads(two.body)["messages"][2]["content"]
+
+
+def test_a_package_name_matches_either_spelling() -> None:
+    terms = terms_of(["What does ahocorasick-rs require?"], ToolCall())
+    assert {"ahocorasick-rs", "ahocorasick_rs"} <= set(terms)

@@ -189,6 +189,10 @@ def _add_terms(found: dict[str, None], text: str, skip: set[str] | frozenset[str
         if "/" in word:
             # A path also names its file: search hits and listings often print it alone.
             _add(found, word.rstrip("/").rsplit("/", 1)[-1], skip)
+        if "-" in word or "_" in word:
+            # Package names are spelled either way (ahocorasick-rs, ahocorasick_rs).
+            _add(found, word.replace("-", "_"), skip)
+            _add(found, word.replace("_", "-"), skip)
         if "=" in word or ":" in word:
             for piece in re.split(r"[=:]+", word):
                 _add(found, piece, skip)
