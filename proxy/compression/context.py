@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -169,17 +170,28 @@ def _program(words: list[str]) -> str:
 
 
 def terms_of(texts: Iterable[str], call: ToolCall) -> tuple[str, ...]:
-    """The terms of the texts and of the call's arguments, lower case, in first-seen order."""
+    """The terms of the call's arguments, then of the texts (the question, the assistant's text),
+    lower case, in that order, at most MAX_TERMS: a pasted log in a question cannot crowd out
+    the command's own terms."""
+    programs = frozenset(_program(words) for words in _pipeline(call.command))
     found: dict[str, None] = {}
-    for text in texts:
-        _add_terms(found, text)
-    programs = {_program(words) for words in _pipeline(call.command)}
     for text in _strings(call.arguments):
-        _add_terms(found, text, skip=programs)
+        found.update(dict.fromkeys(text_terms(text[:TEXT_CHARS], programs)))
+    for text in texts:
+        found.update(dict.fromkeys(text_terms(text[:TEXT_CHARS])))
     return tuple(found)[:MAX_TERMS]
 
 
-def _add_terms(found: dict[str, None], text: str, skip: set[str] | frozenset[str] = frozenset()):
+# Only the start of a long text is read for terms: a question is short, pasted material is not.
+TEXT_CHARS = 8 * 1024
+
+
+@lru_cache(maxsize=1024)
+def text_terms(text: str, skip: frozenset[str] = frozenset()) -> tuple[str, ...]:
+    """The terms of one text, in first-seen order. A conversation repeats its question for every
+    tool result of every turn, so each text is read once (callers cut it to TEXT_CHARS, which
+    also bounds what the cache holds)."""
+    found: dict[str, None] = {}
     for match in _QUOTED.finditer(text):
         _add(found, next(group for group in match.groups() if group), skip)
     for word in _TERM.findall(text):
@@ -196,9 +208,10 @@ def _add_terms(found: dict[str, None], text: str, skip: set[str] | frozenset[str
         if "=" in word or ":" in word:
             for piece in re.split(r"[=:]+", word):
                 _add(found, piece, skip)
+    return tuple(found)[:MAX_TERMS]
 
 
-def _add(found: dict[str, None], term: str, skip: set[str] | frozenset[str]) -> None:
+def _add(found: dict[str, None], term: str, skip: frozenset[str]) -> None:
     term = term.strip().lower().strip(".,:;")
     if (
         len(term) < MIN_TERM
