@@ -10,7 +10,7 @@ import pytest
 
 from proxy.compression import compress_request
 from proxy.compression.arrays import thin_array
-from proxy.compression.blocks import ANTHROPIC, OPENAI_CHAT, RESPONSES, find_blocks
+from proxy.compression.blocks import ANTHROPIC, GEMINI, OPENAI_CHAT, RESPONSES, find_blocks
 from proxy.compression.context import ToolCall, terms_of
 from proxy.compression.logs import compress_log
 from proxy.compression.pinning import pinned_lines
@@ -177,3 +177,16 @@ def test_a_later_question_does_not_change_an_earlier_result() -> None:
 def test_a_package_name_matches_either_spelling() -> None:
     terms = terms_of(["What does ahocorasick-rs require?"], ToolCall())
     assert {"ahocorasick-rs", "ahocorasick_rs"} <= set(terms)
+
+
+def test_a_gemini_response_finds_its_call_by_id_or_by_name() -> None:
+    call = {"functionCall": {"name": "run_shell_command", "args": {"command": "pip list"}}}
+    response = {"functionResponse": {"id": "x9", "name": "run_shell_command", "response": {}}}
+    contents = [
+        {"role": "user", "parts": [{"text": "Is zlib-ng there?"}]},
+        {"role": "model", "parts": [call]},
+        {"role": "user", "parts": [response]},
+    ]
+    (block,) = find_blocks(GEMINI, json.dumps({"contents": contents}))
+    assert block.context.call.command == "pip list"
+    assert "zlib-ng" in block.context.terms

@@ -144,7 +144,9 @@ class GeminiReader(Reader):
     def call_id(self, element: Any, path: Path) -> str | None:
         response = element["parts"][path[1]][path[2]]
         # Gemini CLI sends the call's id; other clients match a response to its call by name.
-        return str(response.get("id") or "name:" + str(response.get("name", "")))
+        if response.get("id") and str(response["id"]) in self.calls:
+            return str(response["id"])
+        return "name:" + str(response.get("name", ""))
 
     def read(self, element: Any) -> None:
         if not isinstance(element, dict) or not isinstance(element.get("parts"), list):
