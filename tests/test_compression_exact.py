@@ -99,3 +99,21 @@ def test_command_output_is_not_exact() -> None:
 def test_unknown_text_from_an_unknown_tool_is_exact() -> None:
     notes = "\n".join(f"note {n}: remember the {n}th item  " for n in range(90))
     assert is_exact(notes, Context(ToolCall("notes_tool", {})))
+
+
+@pytest.mark.parametrize(
+    ("command", "reads_a_file"),
+    [
+        ("cat app.py", True),
+        ("cd src && cat app.py", True),
+        ("cat app.py | head -50", True),
+        ("sed -n 1,80p app.py | nl", True),
+        ("cat app.log | grep ERROR", False),
+        ("git log | head -50", False),
+        ("cat setup.cfg; pytest -q", False),
+    ],
+)
+def test_the_last_command_of_a_line_says_whether_a_file_is_shown(
+    command: str, reads_a_file: bool
+) -> None:
+    assert Context(ToolCall("bash", {"command": command})).reads_a_file is reads_a_file

@@ -123,12 +123,16 @@ class Context:
             return True
         if name not in SHELL_TOOLS and not self.call.command:
             return False
-        return any(_program(words) in FILE_COMMANDS for words in _pipeline(self.call.command))
+        # What is printed is what the last command prints: `cd src && cat app.py` and
+        # `cat app.py | head -50` show a file, `cat app.log | grep ERROR` and `git log | head`
+        # do not.
+        stages = _last_pipeline(self.call.command)
+        return bool(stages) and all(_program(words) in FILE_COMMANDS for words in stages)
 
     @property
     def shows_a_diff(self) -> bool:
-        first = next(iter(_pipeline(self.call.command)), [])
-        words = [w for w in first if not w.startswith("-")]
+        stages = _last_pipeline(self.call.command)
+        words = [w for w in (stages[0] if stages else []) if not w.startswith("-")]
         return any(tuple(words[: len(d)]) == d for d in DIFF_COMMANDS)
 
     @property
@@ -160,6 +164,15 @@ def _pipeline(command: str) -> Iterator[list[str]]:
         words = [w for w in part.split() if "=" not in w or w.startswith("-")]
         if words:
             yield words
+
+
+def _last_pipeline(command: str) -> list[list[str]]:
+    """The words of each stage of the command line's last pipeline (after `&&`, `;`, `||`)."""
+    lists = [part for part in re.split(r"&&|\|\||;|\n", command) if part.strip()]
+    if not lists:
+        return []
+    stages = [stage.split() for stage in lists[-1].split("|")]
+    return [[w for w in words if "=" not in w or w.startswith("-")] for words in stages if words]
 
 
 def _program(words: list[str]) -> str:

@@ -146,7 +146,7 @@ def compress_log(text: str, terms: tuple[str, ...] = ()) -> str:
     # No needle holds a digit, so a shape is important exactly when its lines are.
     shapes = text.encode("utf-8", "surrogatepass").translate(None, _DIGITS).split(b"\n")
     hot_lines = _hot_lines(shapes, important_shapes(shapes))
-    pinned = pinning.pinned_lines(text, lines, terms) | whole_blocks(lines)
+    pinned = pinning.pinned_lines(text, lines, terms) | whole_blocks(text, lines)
     log = Entries(lines, entry_starts(lines, shapes, hot_lines, pinned), hot_lines)
     return "\n".join(log.render(log.kept(pinned)))
 
@@ -264,37 +264,42 @@ class Entries:
         return f"{line} [+{size - 1} similar lines]"
 
 
-# Where a test runner reports its failures (`=== FAILURES ===`) up to its next section.
-_FAILURE_SECTION = re.compile(r"=+ (?:FAILURES|ERRORS) =+$")
+# Where a test runner reports its failures (`=== FAILURES ===`) up to its next section, and where
+# a Python traceback starts.
+_BLOCK_OPENERS = (" FAILURES =", " ERRORS =", "Traceback (most recent call last)")
+_BLOCK_START = re.compile(
+    r"^(=+ (?:FAILURES|ERRORS) =+)$|^Traceback \(most recent call last\)", re.MULTILINE
+)
 _SECTION = re.compile(r"=+ .+ =+$")
 # The most lines kept whole from one failure report or traceback.
 WHOLE_BLOCK_LINES = 2000
 
 
-def whole_blocks(lines: list[str]) -> set[int]:
+def whole_blocks(text: str, lines: list[str]) -> set[int]:
     """Lines of the errors an agent must act on, kept whole: a test runner's failure reports and
     every Python traceback up to its exception line."""
     whole: set[int] = set()
-    index = 0
-    total = len(lines)
-    while index < total:
-        line = lines[index]
-        if _FAILURE_SECTION.match(line):
-            end = index + 1
-            while (
-                end < total and end - index < WHOLE_BLOCK_LINES and not _SECTION.match(lines[end])
-            ):
+    if not any(opener in text for opener in _BLOCK_OPENERS):
+        return whole
+    # One search finds where each block opens; only the lines of those blocks are looked at.
+    starts = list(accumulate((len(line) + 1 for line in lines[:-1]), initial=0))
+    done = 0
+    for match in _BLOCK_START.finditer(text):
+        index = bisect_right(starts, match.start()) - 1
+        if index < done:
+            continue
+        end = index + 1
+        limit = min(len(lines), index + WHOLE_BLOCK_LINES)
+        if match.group(1):
+            while end < limit and not _SECTION.match(lines[end]):
                 end += 1
-            whole.update(range(index, end))
-            index = end
-        elif line.startswith("Traceback (most recent call last)"):
-            end = index + 1
-            while end < total and end - index < WHOLE_BLOCK_LINES and _continues(lines[end]):
-                end += 1
-            whole.update(range(index, min(end + 1, total)))
-            index = end
         else:
-            index += 1
+            while end < limit and _continues(lines[end]):
+                end += 1
+            # The exception line that ends a traceback is part of it.
+            end = min(end + 1, len(lines))
+        whole.update(range(index, end))
+        done = end
     return whole
 
 
