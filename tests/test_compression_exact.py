@@ -111,6 +111,8 @@ def test_unknown_text_from_an_unknown_tool_is_exact() -> None:
         ("cat app.log | grep ERROR", False),
         ("git log | head -50", False),
         ("cat setup.cfg; pytest -q", False),
+        ("python -c 'print(f(pk=1))'", False),
+        ("A=1 B=2", False),
     ],
 )
 def test_the_last_command_of_a_line_says_whether_a_file_is_shown(

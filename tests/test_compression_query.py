@@ -33,6 +33,7 @@ def _empty_memo() -> None:
 def test_every_fact_the_question_needs_survives_aggressive_mode(item: dict[str, Any]) -> None:
     body = agent_turn(item)
     result = compress_request("anthropic", "/v1/messages", body, mode="aggressive", budget_ms=0)
+    assert result.reason in ("compressed", "no_gain")
     output = squeezed(sent_output(result.body))
     assert [fact for fact in item["facts"] if squeezed(fact) not in output] == []
 

@@ -171,11 +171,16 @@ def _last_pipeline(command: str) -> list[list[str]]:
     lists = [part for part in re.split(r"&&|\|\||;|\n", command) if part.strip()]
     if not lists:
         return []
-    stages = [stage.split() for stage in lists[-1].split("|")]
-    return [[w for w in words if "=" not in w or w.startswith("-")] for words in stages if words]
+    stages = [
+        [w for w in stage.split() if "=" not in w or w.startswith("-")]
+        for stage in lists[-1].split("|")
+    ]
+    return [words for words in stages if words]
 
 
 def _program(words: list[str]) -> str:
+    if not words:
+        return ""
     program = words[0].rsplit("/", 1)[-1]
     if program in ("sudo", "env", "command", "time") and len(words) > 1:
         return _program(words[1:])

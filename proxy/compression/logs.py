@@ -140,8 +140,6 @@ def compress_log(text: str, terms: tuple[str, ...] = ()) -> str:
     if "\r" in text:
         text = _OVERDRAWN.sub("", text)
     lines = text.split("\n")
-    if len(lines) < MIN_LINES:
-        return text
     # A line's shape is the line without its digits: progress and timing lines differ only there.
     # No needle holds a digit, so a shape is important exactly when its lines are.
     shapes = text.encode("utf-8", "surrogatepass").translate(None, _DIGITS).split(b"\n")
