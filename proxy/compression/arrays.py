@@ -15,6 +15,8 @@ from operator import eq, itemgetter, lt, ne, not_, sub
 from statistics import median
 from typing import Any
 
+from proxy.compression import pinning
+
 HEAD_ITEMS = 3
 TAIL_ITEMS = 2
 # Shorter arrays are left whole: too little to gain for the information lost.
@@ -101,8 +103,11 @@ def _quiet_names(names: tuple[str, ...]) -> bool:
     return not any(_error_name(name) or name.lower() in _CHECKED_NAMES for name in names)
 
 
-def thin_array(items: list[Any]) -> list[Any] | None:
-    """The array with similar items left out, or None when it is not a thinnable array."""
+def thin_array(items: list[Any], terms: tuple[str, ...] = ()) -> list[Any] | None:
+    """The array with similar items left out, or None when it is not a thinnable array.
+
+    Items mentioning one of `terms` (what the request asks about) are kept like errors.
+    """
     if len(items) < MIN_ITEMS:
         return None
     shapes = [tuple(item) if isinstance(item, dict) else None for item in items]
@@ -110,6 +115,8 @@ def thin_array(items: list[Any]) -> list[Any] | None:
     if shape is None:
         return None
     keep = _kept_indexes(items, shapes, shape)
+    others = [index for index in range(len(items)) if index not in keep]
+    keep |= pinning.pinned_items(items, others, terms)
     runs = _left_out_runs(keep, len(items))
     if not runs:
         return None

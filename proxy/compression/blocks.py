@@ -7,10 +7,19 @@ System prompts, user and assistant text, tool definitions, images and documents 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
+from proxy.compression.context import NO_CONTEXT, Context
+from proxy.compression.conversation import (
+    AnthropicReader,
+    GeminiReader,
+    OpenAIChatReader,
+    Reader,
+    ResponsesReader,
+)
 from proxy.compression.rawjson import (
     Chooser,
     MisguidedWalk,
@@ -29,6 +38,8 @@ class Block:
 
     span: Span
     structured: bool
+    # The call that produced this output and the terms asked about, read from earlier messages.
+    context: Context = field(default=NO_CONTEXT, compare=False)
 
 
 @dataclass(frozen=True)
@@ -36,6 +47,7 @@ class Endpoint:
     root_key: str  # the top-level array holding the conversation
     chooser: Chooser  # the tool-output paths inside one element of that array
     structured: bool
+    reader: Callable[[], Reader]  # reads the conversation in order for each block's context
 
 
 def anthropic_paths(message: Any) -> list[Path]:
@@ -98,10 +110,10 @@ def _text_paths(base: Path, value: Any, text_types: set[str]) -> list[Path]:
     ]
 
 
-ANTHROPIC = Endpoint("messages", anthropic_paths, structured=False)
-OPENAI_CHAT = Endpoint("messages", openai_chat_paths, structured=False)
-RESPONSES = Endpoint("input", responses_paths, structured=False)
-GEMINI = Endpoint("contents", gemini_paths, structured=True)
+ANTHROPIC = Endpoint("messages", anthropic_paths, structured=False, reader=AnthropicReader)
+OPENAI_CHAT = Endpoint("messages", openai_chat_paths, structured=False, reader=OpenAIChatReader)
+RESPONSES = Endpoint("input", responses_paths, structured=False, reader=ResponsesReader)
+GEMINI = Endpoint("contents", gemini_paths, structured=True, reader=GeminiReader)
 
 
 def endpoint_for(family: str, path: str) -> Endpoint | None:
@@ -125,19 +137,54 @@ def find_blocks(endpoint: Endpoint, text: str) -> list[Block]:
     start = skip_whitespace(text, 0)
     if not text.startswith("{", start):
         raise RawJsonError("the body is not a JSON object")
-    trie = {endpoint.root_key: endpoint.chooser}
-    spans: list[Span] = []
-    # orjson reads the whole body several times faster than the walk steps through it, and what
-    # it reads tells the walk which messages hold tool output.
     try:
-        end = locate(text, start, trie, spans, parse(text))
+        spans, contexts, end = _walk(endpoint, text, start, parse(text))
     except MisguidedWalk:
-        spans = []
-        end = locate(text, start, trie, spans)
+        spans, contexts, end = _walk(endpoint, text, start)
     if skip_whitespace(text, end) != len(text):
         raise RawJsonError(f"unexpected data after the JSON object at offset {end}")
     return [
-        Block(span, endpoint.structured)
-        for span in spans
+        Block(span, endpoint.structured, context)
+        for span, context in zip(spans, contexts, strict=True)
         if isinstance(span.value, dict if endpoint.structured else str)
     ]
+
+
+def _walk(
+    endpoint: Endpoint, text: str, start: int, *guide: Any
+) -> tuple[list[Span], list[Context], int]:
+    """The tool-output spans of the body, each with its context, and the body's end.
+
+    The chooser sees the conversation's elements in order, so a reader riding along with it
+    knows, at each element, everything that came before it.
+    """
+    spans: list[Span] = []
+    reader = endpoint.reader()
+    # (the number of spans found before an element, the contexts of its chosen paths)
+    records: list[tuple[int, list[Context]]] = []
+
+    def choose(element: Any) -> list[Path]:
+        paths = endpoint.chooser(element)
+        records.append((len(spans), reader.contexts(element, paths) if paths else []))
+        if not paths:
+            reader.read(element)
+        return paths
+
+    # orjson reads the whole body several times faster than the walk steps through it, and what
+    # it reads tells the walk which messages hold tool output.
+    end = locate(text, start, {endpoint.root_key: choose}, spans, *guide)
+    return spans, _span_contexts(records, len(spans)), end
+
+
+def _span_contexts(records: list[tuple[int, list[Context]]], total: int) -> list[Context]:
+    found: list[Context] = []
+    bounds = [first for first, _ in records] + [total]
+    for (first, contexts), stop in zip(records, bounds[1:], strict=True):
+        count = stop - first
+        if count == len(contexts):
+            found += contexts
+        else:
+            # A key sent twice gives an element more spans than paths: each gets every term.
+            terms = tuple(dict.fromkeys(t for c in contexts for t in c.terms))
+            found += [Context(terms=terms)] * count
+    return found

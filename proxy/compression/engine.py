@@ -1,8 +1,9 @@
 """The entry point: one request body in, the body to forward and its token figures out.
 
 Only tool-output values change; they are spliced into the raw body, so every other byte stays as
-the client sent it. Past the time budget, or on any error, the original body is returned with the
-reason, so compression never fails a request.
+the client sent it. On any error the original body is returned with the reason, so compression
+never fails a request. A block reached after the time budget is spent is left as sent, and that
+decision is remembered for its content, so later turns send it the same way.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 
 from proxy.compression import tokens
 from proxy.compression.blocks import Block, endpoint_for, find_blocks
+from proxy.compression.memo import MISSING
 from proxy.compression.policy import (
     DEFAULT_BUDGET_MS,
     DEFAULT_MIN_BYTES,
@@ -21,7 +23,7 @@ from proxy.compression.policy import (
     Policy,
 )
 from proxy.compression.rawjson import RawJsonError
-from proxy.compression.transform import replacement
+from proxy.compression.transform import key_of, replacement, results
 
 logger = logging.getLogger(__name__)
 
@@ -56,10 +58,6 @@ class CompressionResult:
         return self.changed_blocks > 0
 
 
-class _BudgetExceeded(Exception):
-    pass
-
-
 def compress_request(
     family: str,
     path: str,
@@ -91,8 +89,6 @@ def compress_request(
         text = body.decode("utf-8")
         blocks = find_blocks(endpoint, text)
         return _compress(text, blocks, body, before, Policy(mode, min_bytes), deadline)
-    except _BudgetExceeded:
-        return _unchanged(body, before, BUDGET_EXCEEDED)
     except (UnicodeDecodeError, RawJsonError):
         return _unchanged(body, before, INVALID_BODY)
     except Exception as exc:
@@ -113,14 +109,15 @@ def _compress(
     if not blocks:
         return _unchanged(body, before, NO_TOOL_OUTPUT)
     edits: list[tuple[Block, str]] = []
+    skipped = False
     for block in blocks:
-        _check(deadline)
+        if _late(deadline):
+            skipped |= _leave_as_sent(block, text, policy)
         literal = replacement(block, text, policy)
         if literal is not None:
             edits.append((block, literal))
-    _check(deadline)
     if not edits:
-        return _unchanged(body, before, NO_GAIN)
+        return _unchanged(body, before, BUDGET_EXCEEDED if skipped else NO_GAIN)
     new_body = _splice(text, edits)
     after = tokens.estimate(new_body)
     return CompressionResult(new_body, round(before), round(after), len(edits), COMPRESSED)
@@ -137,9 +134,22 @@ def _splice(text: str, edits: list[tuple[Block, str]]) -> bytes:
     return "".join(pieces).encode("utf-8")
 
 
-def _check(deadline: float | None) -> None:
-    if deadline is not None and time.perf_counter() > deadline:
-        raise _BudgetExceeded
+def _late(deadline: float | None) -> bool:
+    return deadline is not None and time.perf_counter() > deadline
+
+
+def _leave_as_sent(block: Block, text: str, policy: Policy) -> bool:
+    """Decide, past the budget, that a block not yet decided goes as sent, and remember it.
+
+    A block decided on an earlier turn keeps its decision. One decided now is recorded as
+    unchanged under its content's key, so a later turn that has time to spare still sends it as
+    this turn did. Returns whether this block was left for lack of time.
+    """
+    key = key_of(block, text, policy)
+    if key is None or results.get(key) is not MISSING:
+        return False
+    results.put(key, None, pinned=True)
+    return True
 
 
 def _unchanged(body: bytes, before: float, reason: str) -> CompressionResult:

@@ -14,6 +14,8 @@ from operator import add, ne, sub
 
 from ahocorasick_rs import BytesAhoCorasick
 
+from proxy.compression import pinning
+
 HEAD_LINES = 20
 TAIL_LINES = 20
 # Text with fewer lines is only collapsed, never cut: too little to gain for what is lost.
@@ -52,6 +54,17 @@ IMPORTANT_NEEDLES = (
     b"\n> ",
     b"____",
     b"====",
+    # The lines a build or installer ends with, and records saying something is missing.
+    b"successfully",
+    b"exit code",
+    b"exit status",
+    b"exited with",
+    b"not found",
+    b"no such",
+    b"not installed",
+    b"could not",
+    b"cannot",
+    b"unable to",
 )
 # Searching for all of them at once is several times faster than one search per needle.
 _NEEDLES = BytesAhoCorasick(list(IMPORTANT_NEEDLES))
@@ -81,6 +94,11 @@ _DIGITS = b"0123456789"
 _GUTTER = re.compile(r"\d+ +\|")
 # Progress bars redraw a line with carriage returns; a terminal shows only the last drawing.
 _OVERDRAWN = re.compile(r"[^\n\r]*\r(?=[^\n])")
+
+
+def log_line_share(lines: list[str]) -> float:
+    """The share of these lines shaped like tool output (test runners, installers, logs, ...)."""
+    return sum(map(bool, map(_LOG_LINE.match, lines))) / len(lines) if lines else 0.0
 
 
 def looks_like_log(text: str) -> bool:
@@ -114,8 +132,11 @@ def _has_lines(text: str, wanted: int) -> bool:
     return True
 
 
-def compress_log(text: str) -> str:
-    """Log text with repeats collapsed and unimportant middle lines left out."""
+def compress_log(text: str, terms: tuple[str, ...] = ()) -> str:
+    """Log text with repeats collapsed and unimportant middle lines left out.
+
+    Lines holding one of `terms` (what the user and the agent asked about) are kept like errors.
+    """
     if "\r" in text:
         text = _OVERDRAWN.sub("", text)
     lines = text.split("\n")
@@ -123,8 +144,9 @@ def compress_log(text: str) -> str:
     # No needle holds a digit, so a shape is important exactly when its lines are.
     shapes = text.encode("utf-8", "surrogatepass").translate(None, _DIGITS).split(b"\n")
     hot_lines = _hot_lines(shapes, important_shapes(shapes))
-    log = Entries(lines, entry_starts(lines, shapes, hot_lines), hot_lines)
-    return "\n".join(log.render(log.kept()))
+    pinned = pinning.pinned_lines(text, lines, terms) | whole_blocks(text, lines)
+    log = Entries(lines, entry_starts(lines, shapes, hot_lines, pinned), hot_lines)
+    return "\n".join(log.render(log.kept(pinned)))
 
 
 def important_shapes(shapes: list[bytes]) -> set[bytes]:
@@ -149,9 +171,12 @@ def important_shapes(shapes: list[bytes]) -> set[bytes]:
     return found
 
 
-def entry_starts(lines: list[str], shapes: list[bytes], hot_lines: list[int]) -> list[int]:
+def entry_starts(
+    lines: list[str], shapes: list[bytes], hot_lines: list[int], pinned: set[int] = frozenset()
+) -> list[int]:
     """The first line of each entry: runs of identical lines, and runs of unimportant lines alike
-    but for their digits, become one entry each."""
+    but for their digits, become one entry each; a pinned line always opens an entry of its own,
+    and the line after it opens the next."""
     # A line starts an entry when its shape differs from the line before; logs have tens of
     # thousands of short lines per MB, so that is one list-at-a-time comparison.
     starts = [0, *compress(count(1), map(ne, islice(shapes, 1, None), shapes))]
@@ -162,6 +187,9 @@ def entry_starts(lines: list[str], shapes: list[bytes], hot_lines: list[int]) ->
         for line in hot_lines
         if line and shapes[line] == shapes[line - 1] and lines[line] != lines[line - 1]
     ]
+    if pinned:
+        apart += [line for line in pinned if line] + [line + 1 for line in pinned]
+        apart = [line for line in apart if line < len(lines)]
     return sorted(set(starts).union(apart)) if apart else starts
 
 
@@ -182,14 +210,17 @@ class Entries:
         # line, so every hot line lies in an important entry: the last one starting at or before it.
         self.important = set(map(sub, map(bisect_right, repeat(starts), hot_lines), repeat(1)))
 
-    def kept(self) -> list[int]:
-        """The entries that survive, in order: head, tail, important lines with their context."""
+    def kept(self, pinned: set[int] = frozenset()) -> list[int]:
+        """The entries that survive, in order: head, tail, important lines with their context,
+        and every pinned line."""
         total = len(self.starts)
         if len(self.lines) < MIN_LINES or total <= HEAD_LINES + TAIL_LINES:
             return list(range(total))
         important = self.important
         # Each important entry is kept with the entries either side of it.
         keep = set(range(HEAD_LINES)) | set(range(total - TAIL_LINES, total)) | important
+        # A pinned line opens its own entry, so the entry starting there is exactly that line.
+        keep.update(bisect_right(self.starts, line) - 1 for line in pinned)
         keep.update(map(sub, important, repeat(1)), map(add, important, repeat(1)))
         keep.difference_update((-1, total))
         # An important entry also keeps the block it opens, which starts two entries on; an
@@ -229,6 +260,45 @@ class Entries:
         if self.lines[start:end].count(line) == size:
             return f"{line} [repeated {size} times]"
         return f"{line} [+{size - 1} similar lines]"
+
+
+# Where a test runner reports its failures (`=== FAILURES ===`) up to its next section, and where
+# a Python traceback starts.
+_BLOCK_OPENERS = (" FAILURES =", " ERRORS =", "Traceback (most recent call last)")
+_BLOCK_START = re.compile(
+    r"^(=+ (?:FAILURES|ERRORS) =+)$|^Traceback \(most recent call last\)", re.MULTILINE
+)
+_SECTION = re.compile(r"=+ .+ =+$")
+# The most lines kept whole from one failure report or traceback.
+WHOLE_BLOCK_LINES = 2000
+
+
+def whole_blocks(text: str, lines: list[str]) -> set[int]:
+    """Lines of the errors an agent must act on, kept whole: a test runner's failure reports and
+    every Python traceback up to its exception line."""
+    whole: set[int] = set()
+    if not any(opener in text for opener in _BLOCK_OPENERS):
+        return whole
+    # One search finds where each block opens; only the lines of those blocks are looked at.
+    starts = list(accumulate((len(line) + 1 for line in lines[:-1]), initial=0))
+    done = 0
+    for match in _BLOCK_START.finditer(text):
+        index = bisect_right(starts, match.start()) - 1
+        if index < done:
+            continue
+        end = index + 1
+        limit = min(len(lines), index + WHOLE_BLOCK_LINES)
+        if match.group(1):
+            while end < limit and not _SECTION.match(lines[end]):
+                end += 1
+        else:
+            while end < limit and _continues(lines[end]):
+                end += 1
+            # The exception line that ends a traceback is part of it.
+            end = min(end + 1, len(lines))
+        whole.update(range(index, end))
+        done = end
+    return whole
 
 
 def _continues(line: str) -> bool:

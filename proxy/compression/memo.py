@@ -1,7 +1,9 @@
 """A bounded per-process memo of block results, so a conversation's earlier turns cost a lookup.
 
-Results are a pure function of the block and the policy, so memoizing never changes output; it
-only keeps turn N+1 (which repeats every tool output of turn N) well inside the time budget.
+Results are a pure function of the block, its context and the policy, so memoizing them never
+changes output; it keeps turn N+1 (which repeats every tool output of turn N) well inside the
+time budget. The one decision that is not pure, leaving a block as sent because the budget ran
+out, is stored too, so that later turns repeat it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from collections.abc import Hashable
 
 MAX_ENTRIES = 4096
 MAX_CHARS = 32 * 1024 * 1024
+# Decisions taken for lack of time ("left as sent") are kept apart, so that the churn of ordinary
+# results does not evict them: a key and no text each, so many fit.
+MAX_PINNED = 65536
 # What `get` returns for a key it does not hold (None is a stored result: "unchanged").
 MISSING = object()
 
@@ -31,17 +36,29 @@ class Memo:
         self.max_chars = max_chars
         self._items: OrderedDict[Hashable, str | None] = OrderedDict()
         self._chars = 0
+        self._pinned: OrderedDict[Hashable, None] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, key: Hashable) -> str | None | object:
         """The stored result, or MISSING."""
         with self._lock:
+            if key in self._pinned:
+                self._pinned.move_to_end(key)
+                return None
             result = self._items.get(key, MISSING)
             if result is not MISSING:
                 self._items.move_to_end(key)
             return result
 
-    def put(self, key: Hashable, result: str | None) -> None:
+    def put(self, key: Hashable, result: str | None, *, pinned: bool = False) -> None:
+        """Store a result; `pinned` stores "unchanged" where ordinary results cannot evict it."""
+        if pinned:
+            with self._lock:
+                self._pinned[key] = None
+                self._pinned.move_to_end(key)
+                if len(self._pinned) > MAX_PINNED:
+                    self._pinned.popitem(last=False)
+            return
         size = len(result) if result else 0
         if size > self.max_chars:
             return
@@ -57,6 +74,7 @@ class Memo:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self._pinned.clear()
             self._chars = 0
 
     def __len__(self) -> int:
