@@ -98,7 +98,7 @@ def _nested(path: Sequence[str], raw: bytes) -> bytes:
 
 def _members(body: bytes, start: int) -> tuple[dict[str, tuple[int, int]], int]:
     """The members of the object opening at body[start] (key → value span) and its `}`."""
-    members = {}
+    members: dict[str, tuple[int, int]] = {}
     position = start + 1
     while True:
         token = _TOKENS.search(body, position)
@@ -170,6 +170,8 @@ class Children:
 
     def _finish_string(self) -> bool:
         rest = _STRING_REST.match(self._buf, self._pos)
+        # The pattern matches the empty string too, so there is always a match.
+        assert rest is not None
         self._pos = rest.end()
         if rest.start(1) < 0:
             return False
