@@ -17,6 +17,7 @@ from proxy.compression.rawjson import (
     Path,
     RawJsonError,
     Span,
+    Trie,
     locate,
     parse,
     skip_whitespace,
@@ -125,7 +126,7 @@ def find_blocks(endpoint: Endpoint, text: str) -> list[Block]:
     start = skip_whitespace(text, 0)
     if not text.startswith("{", start):
         raise RawJsonError("the body is not a JSON object")
-    trie = {endpoint.root_key: endpoint.chooser}
+    trie: Trie = {endpoint.root_key: endpoint.chooser}
     spans: list[Span] = []
     # orjson reads the whole body several times faster than the walk steps through it, and what
     # it reads tells the walk which messages hold tool output.
