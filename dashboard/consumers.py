@@ -7,13 +7,15 @@ rows after the ones it shows, so the filters are applied in one place (dashboard
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import time
 from collections.abc import Iterable
+from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from channels.layers import InMemoryChannelLayer, get_channel_layer
+from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
 
 from requestlog.models import RequestLog
 
@@ -23,7 +25,7 @@ GROUP = "dashboard"
 # The event loop the consumers of this process run on, set when the first one connects; the
 # log writer (a thread) hands its messages to that loop.
 _loop: asyncio.AbstractEventLoop | None = None
-_pending: set[asyncio.Future] = set()
+_pending: set[concurrent.futures.Future[None]] = set()
 # A shared layer that does not answer within PUBLISH_TIMEOUT seconds (Redis down) is left alone
 # for PUBLISH_PAUSE seconds, so the log writer is never held up by it; pages poll meanwhile.
 PUBLISH_TIMEOUT = 1.0
@@ -31,7 +33,8 @@ PUBLISH_PAUSE = 30.0
 _paused_until = 0.0
 
 
-class DashboardConsumer(AsyncJsonWebsocketConsumer):
+# Channels ships no type information, so its classes are Any to mypy.
+class DashboardConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     async def connect(self) -> None:
         global _loop
         user = self.scope.get("user")
@@ -45,7 +48,7 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         await self.channel_layer.group_discard(GROUP, self.channel_name)
 
-    async def rows_written(self, event: dict) -> None:
+    async def rows_written(self, event: dict[str, Any]) -> None:
         await self.send_json({"type": "rows", "last_id": event["last_id"]})
 
     async def receive_json(self, content: object, **kwargs: object) -> None:
@@ -71,7 +74,7 @@ def publish_rows(rows: Iterable[RequestLog]) -> None:
         logger.exception("dashboard: could not publish %d new rows", len(ids))
 
 
-def _send(message: dict) -> None:
+def _send(message: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
@@ -96,5 +99,5 @@ def _send(message: dict) -> None:
         raise
 
 
-async def _send_within(layer: object, message: dict) -> None:
+async def _send_within(layer: BaseChannelLayer, message: dict[str, Any]) -> None:
     await asyncio.wait_for(layer.group_send(GROUP, message), PUBLISH_TIMEOUT)

@@ -123,7 +123,7 @@ class Filters:
         if any(key[column] != value for column, value in self.equalities.items()):
             return False
         bounds = self.status_range
-        return bounds is None or bounds[0] <= int(key["status"]) < bounds[1]  # type: ignore[arg-type]
+        return bounds is None or bounds[0] <= int(key["status"]) < bounds[1]  # type: ignore[call-overload]
 
     def as_params(self) -> dict[str, str]:
         """The query-string parameters that reproduce these filters."""
@@ -352,7 +352,9 @@ class Breakdown:
     lines: list[Line]
 
 
-def breakdown(groups: list[tuple[dict, Measures]], dimension: str, sort: str = "") -> Breakdown:
+def breakdown(
+    groups: list[tuple[dict[str, object], Measures]], dimension: str, sort: str = ""
+) -> Breakdown:
     """One table: the groups summed per value of `dimension`, sorted by `sort`.
 
     `sort` names a SORT_KEYS column, with a leading "-" for descending; default "-requests".
@@ -555,7 +557,7 @@ class Dashboard:
     notes: dict[str, str] = field(default_factory=lambda: dict(NOTES))
 
 
-def filtered_groups(filters: Filters) -> tuple[list[tuple[dict, Measures]], Options]:
+def filtered_groups(filters: Filters) -> tuple[list[tuple[dict[str, object], Measures]], Options]:
     groups = key_groups(filters.range)
     options = Options(
         families=sorted({str(key["family"]) for key, _ in groups}),

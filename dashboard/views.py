@@ -60,7 +60,9 @@ def _link(request: HttpRequest, **changes: str) -> str:
     return "?" + params.urlencode()
 
 
-def _table(table: stats.Breakdown, request: HttpRequest, params: dict[str, str]) -> dict:
+def _table(
+    table: stats.Breakdown, request: HttpRequest, params: dict[str, str]
+) -> dict[str, object]:
     headings = [("key", TABLE_TITLES[table.dimension])] + list(display.COLUMNS)
     columns = []
     for key, label in headings:
@@ -231,7 +233,7 @@ class _Echo:
         return value
 
 
-def _csv_lines(rows: Iterable[tuple]) -> Iterator[str]:
+def _csv_lines(rows: Iterable[tuple[object, ...]]) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield writer.writerow(ROW_FIELDS)
     for row in rows:
@@ -242,7 +244,7 @@ def _row_value(value: object) -> object:
     if value is None:
         return ""
     if hasattr(value, "isoformat"):
-        return value.isoformat()  # type: ignore[union-attr]
+        return value.isoformat()
     return _cell(value) if isinstance(value, str) else value
 
 

@@ -7,7 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import django_stubs_ext
 import environ
+
+# Lets the admin classes name their model at run time (ModelAdmin[GatewayKey]), as the type
+# checker wants; Django's own classes are not subscriptable.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 

@@ -13,7 +13,7 @@ from keys.models import GatewayKey
 
 
 @admin.register(GatewayKey)
-class GatewayKeyAdmin(admin.ModelAdmin):
+class GatewayKeyAdmin(admin.ModelAdmin[GatewayKey]):
     """Keys are created here with a fresh secret, shown once on the page that follows the save;
     afterwards only the prefix is ever displayed."""
 

@@ -40,7 +40,7 @@ def assign_secret(key: GatewayKey) -> str:
 
 def issue(**fields: object) -> tuple[GatewayKey, str]:
     """Create a key and return it with its secret, which is not stored anywhere."""
-    key = GatewayKey(**fields)  # type: ignore[misc]
+    key = GatewayKey(**fields)
     secret = assign_secret(key)
     key.save()
     return key, secret

@@ -41,6 +41,8 @@ async def enforce(key: KeyRecord) -> None:
 
 
 async def check_rate(key: KeyRecord) -> None:
+    # enforce() checks the rate only of keys that have one.
+    assert key.requests_per_minute is not None
     now = time.time()
     minute = int(now // 60)
     # One thread hop that does not wait for the event loop's main thread: a Redis round trip
@@ -83,6 +85,8 @@ _spend: dict[int, Spend] = {}
 
 
 async def check_budget(key: KeyRecord) -> None:
+    # enforce() checks the budget only of keys that have one.
+    assert key.monthly_budget_usd is not None
     spent = await month_to_date(key)
     if spent >= key.monthly_budget_usd:
         raise Refused(

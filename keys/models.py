@@ -39,6 +39,9 @@ class GatewayKey(models.Model):
         blank=True,
         help_text="USD per calendar month (UTC) from the request log, e.g. 250.00; blank = none.",
     )
+    # Not a column: set by the admin on a key it has just made, until the page that shows the
+    # secret once (keys.admin.GatewayKeyAdmin).
+    new_secret: str
 
     class Meta:
         ordering = ["team", "name", "id"]

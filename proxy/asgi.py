@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from tempfile import SpooledTemporaryFile
 from typing import Any
 
@@ -32,8 +32,8 @@ GATEWAY_PREFIXES = ("/v1/", "/v1beta/")
 PROBE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict]]
-Send = Callable[[dict], Awaitable[None]]
+Receive = Callable[[], Awaitable[Mapping[str, Any]]]
+Send = Callable[[Mapping[str, Any]], Awaitable[None]]
 
 
 class GatewayHandler(ASGIHandler):
@@ -48,6 +48,8 @@ class GatewayHandler(ASGIHandler):
         set_script_prefix(get_script_prefix(scope))
         request, error_response = self.create_request(scope, body_file)
         if request is None:
+            # Django returns either a request or the response refusing it.
+            assert error_response is not None
             await self.send_response(error_response, send)
             return
         view = asyncio.create_task(self._respond(request, send))
@@ -102,7 +104,8 @@ class GatewayHandler(ASGIHandler):
         try:
             await self.send_response(response, send)
         finally:
-            for closer in response._resource_closers:
+            # Private to Django, so not in its stubs; close() would also send request_finished.
+            for closer in response._resource_closers:  # type: ignore[attr-defined]
                 closer()
 
 

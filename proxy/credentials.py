@@ -54,7 +54,7 @@ def has_client_credential(headers: dict[str, str], query: str) -> bool:
         if value and not is_gateway_key(value):
             return True
     key = gemini.query_key(query)
-    return bool(key) and not is_gateway_key(key)
+    return bool(key and not is_gateway_key(key))
 
 
 def without_gateway_keys(

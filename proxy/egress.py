@@ -134,7 +134,7 @@ async def lookup(name: str, port: int, resolver: Resolver, timeout: float | None
     return addresses
 
 
-def _parse(text: object) -> Address | None:
+def _parse(text: str) -> Address | None:
     try:
         return ipaddress.ip_address(text)
     except ValueError:
@@ -194,4 +194,5 @@ def pinned(request: httpx.Request, address: Address) -> httpx.Request:
 
 
 def _connect_timeout(request: httpx.Request) -> float | None:
-    return request.extensions.get("timeout", {}).get("connect")
+    timeout: float | None = request.extensions.get("timeout", {}).get("connect")
+    return timeout

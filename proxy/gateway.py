@@ -40,9 +40,9 @@ async def handle(request: HttpRequest, surface: Surface) -> HttpResponse:
         # The exception's message may quote request data, so only its type and frames are logged.
         frames = "".join(traceback.format_tb(exc.__traceback__))
         logger.error("request %s failed: %s\n%s", exchange.request_id, type(exc).__name__, frames)
-        error = GatewayError(500, "the gateway failed to handle the request", "internal_error")
-        exchange.fail(error)
-        return respond.with_gateway_headers(error_response(received.family, error), exchange)
+        failure = GatewayError(500, "the gateway failed to handle the request", "internal_error")
+        exchange.fail(failure)
+        return respond.with_gateway_headers(error_response(received.family, failure), exchange)
     finally:
         # A streamed answer's relay hands the exchange over when the body is done.
         if not handed_off:

@@ -137,6 +137,8 @@ class Children:
 
     def _finish_string(self) -> bool:
         rest = _STRING_REST.match(self._buf, self._pos)
+        # The pattern matches the empty string too, so there is always a match.
+        assert rest is not None
         self._pos = rest.end()
         if rest.start(1) < 0:
             return False

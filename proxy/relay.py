@@ -38,7 +38,7 @@ class Relay:
         family: str,
         hide_usage_chunk: bool = False,
         recorder: Recorder | None = None,
-        on_finish: Callable[[Exchange], None] = Exchange.finish,
+        on_finish: Callable[[Exchange], object] = Exchange.finish,
     ) -> None:
         self.reply = reply
         self.exchange = exchange

@@ -154,7 +154,8 @@ def identity(inbound: Inbound, exchange: Exchange) -> str:
 
 
 def local_memory() -> bool:
-    return settings.CACHES["default"]["BACKEND"].endswith(".LocMemCache")
+    backend: str = settings.CACHES["default"]["BACKEND"]
+    return backend.endswith(".LocMemCache")
 
 
 async def load(key: str) -> Entry | None:

@@ -33,7 +33,7 @@ ORPHAN_CHECK_SECONDS = 1.0
 class Slot:
     """One worker position: the process in it, and how its recent starts went."""
 
-    process: subprocess.Popen | None = None
+    process: subprocess.Popen[bytes] | None = None
     started: float = 0.0
     quick_exits: int = 0
     start_after: float = 0.0

@@ -137,6 +137,8 @@ async def send(request: httpx.Request) -> httpx.Response:
     with _precise_errors():
         response = await transport().handle_async_request(request)
     response.request = request
+    # A transport's async side streams asynchronously; httpx's AsyncClient checks it the same way.
+    assert isinstance(response.stream, httpx.AsyncByteStream)
     response.stream = _MappedStream(response.stream)
     return response
 

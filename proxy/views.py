@@ -37,7 +37,7 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     return error_response(family_of(request), error)
 
 
-def bad_request_error(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+def bad_request_error(request: HttpRequest, exception: Exception) -> HttpResponse:
     """400 raised by Django itself (a Host not in ALLOWED_HOSTS): JSON for API clients too."""
     if is_page(request):
         return bad_request(request, exception)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
@@ -18,10 +20,14 @@ class FamilyFilter(admin.SimpleListFilter):
     title = "family"
     parameter_name = "family"
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+    def lookups(
+        self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
+    ) -> list[tuple[str, str]]:
         return list(Family.choices)
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[RequestLog]
+    ) -> QuerySet[RequestLog]:
         return queryset.filter(family=self.value()) if self.value() else queryset
 
 
@@ -31,13 +37,18 @@ class StatusFilter(admin.SimpleListFilter):
     title = "status"
     parameter_name = "status_class"
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+    def lookups(
+        self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
+    ) -> list[tuple[str, str]]:
         return [(str(n), f"{n}xx") for n in (2, 3, 4, 5)]
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        if not (self.value() or "").isdigit():
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[RequestLog]
+    ) -> QuerySet[RequestLog]:
+        value = self.value() or ""
+        if not value.isdigit():
             return queryset
-        low = int(self.value()) * 100
+        low = int(value) * 100
         return queryset.filter(status__gte=low, status__lt=low + 100)
 
 
@@ -46,13 +57,19 @@ class RecentValueFilter(admin.SimpleListFilter):
     every page view. Any value still filters when given in the address."""
 
     RECENT_ROWS = 5000
+    # Every subclass names its RequestLog column.
+    parameter_name: str
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+    def lookups(
+        self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
+    ) -> list[tuple[str, str]]:
         latest = RequestLog.objects.order_by("-id").values_list(self.parameter_name, flat=True)
         values = sorted({value for value in latest[: self.RECENT_ROWS] if value})
         return [(value, value) for value in values]
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[RequestLog]
+    ) -> QuerySet[RequestLog]:
         if not self.value():
             return queryset
         return queryset.filter(**{self.parameter_name: self.value()})
@@ -68,11 +85,13 @@ class TeamFilter(RecentValueFilter):
     parameter_name = "team"
 
 
-class CappedPaginator(Paginator):
+class CappedPaginator(Paginator[RequestLog]):
     """Counts at most CAP rows (a bounded subquery), never the whole log; the page shows that
     many results at most, and the newest rows come first anyway."""
 
     CAP = 10_000
+    # The admin hands it the changelist's queryset.
+    object_list: QuerySet[RequestLog]
 
     @cached_property
     def count(self) -> int:
@@ -80,7 +99,7 @@ class CappedPaginator(Paginator):
 
 
 @admin.register(RequestLog)
-class RequestLogAdmin(admin.ModelAdmin):
+class RequestLogAdmin(admin.ModelAdmin[RequestLog]):
     list_display = [
         "created",
         "family",
@@ -106,7 +125,7 @@ class RequestLogAdmin(admin.ModelAdmin):
     paginator = CappedPaginator
     list_per_page = 50
 
-    def get_readonly_fields(self, request: HttpRequest, obj: RequestLog | None = None) -> list:
+    def get_readonly_fields(self, request: HttpRequest, obj: RequestLog | None = None) -> list[str]:
         return [field.name for field in RequestLog._meta.fields]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -120,7 +139,7 @@ class RequestLogAdmin(admin.ModelAdmin):
 
 
 @admin.register(ModelPrice)
-class ModelPriceAdmin(admin.ModelAdmin):
+class ModelPriceAdmin(admin.ModelAdmin[ModelPrice]):
     list_display = [
         "pattern",
         "input_per_mtok",

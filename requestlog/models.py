@@ -5,6 +5,7 @@ dashboard's rollup of the log, kept by the log writer.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TypedDict
 
 from django.db import connections, models, transaction
 from django.utils import timezone
@@ -12,10 +13,16 @@ from django.utils import timezone
 from requestlog import rollup
 from requestlog.rollup import BINS
 
+
+class Digits(TypedDict):
+    max_digits: int
+    decimal_places: int
+
+
 # Enough precision for one token of the cheapest model ($0.01 per million = 1e-8 USD) and for
 # the largest single request anyone would pay for.
-USD = {"max_digits": 18, "decimal_places": 10}
-PER_MTOK = {"max_digits": 12, "decimal_places": 6}
+USD: Digits = {"max_digits": 18, "decimal_places": 10}
+PER_MTOK: Digits = {"max_digits": 12, "decimal_places": 6}
 
 
 class CostSource(models.TextChoices):

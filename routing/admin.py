@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
@@ -26,6 +26,9 @@ from routing.models import AllowedUpstream, UpstreamRoute
 from routing.resolver import Resolution, resolve
 
 WHICH_PREFIX = "which"
+
+# The models whose admin has the enable and disable actions.
+Switchable = TypeVar("Switchable", UpstreamRoute, AllowedUpstream)
 
 
 def shadowing_route(route: UpstreamRoute, earlier: Sequence[UpstreamRoute]) -> UpstreamRoute | None:
@@ -83,17 +86,21 @@ def which_route(model: str, family: str) -> WhichRoute:
 def take_params(request: HttpRequest, prefix: str) -> dict[str, str]:
     """Remove the query parameters starting with prefix, which the changelist would take for
     unknown filters, and return them."""
-    taken = {key: value for key, value in request.GET.items() if key.startswith(prefix)}
+    taken = {key: value for key, value in request.GET.dict().items() if key.startswith(prefix)}
     if taken:
         remaining = request.GET.copy()
         for key in taken:
             del remaining[key]
-        request.GET = remaining
+        # The stubs type request.GET as immutable; the changelist only reads it.
+        request.GET = remaining  # type: ignore[assignment]
     return taken
 
 
 def set_enabled(
-    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet, enabled: bool
+    modeladmin: admin.ModelAdmin[Switchable],
+    request: HttpRequest,
+    queryset: QuerySet[Switchable],
+    enabled: bool,
 ) -> None:
     changed = 0
     # Saving row by row (not queryset.update) sends the signals that refresh this worker's route
@@ -109,13 +116,15 @@ def set_enabled(
 
 
 @admin.action(description="Enable selected %(verbose_name_plural)s")
-def enable_selected(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
+def enable_selected(
+    modeladmin: admin.ModelAdmin[Switchable], request: HttpRequest, queryset: QuerySet[Switchable]
+) -> None:
     set_enabled(modeladmin, request, queryset, True)
 
 
 @admin.action(description="Disable selected %(verbose_name_plural)s")
 def disable_selected(
-    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet
+    modeladmin: admin.ModelAdmin[Switchable], request: HttpRequest, queryset: QuerySet[Switchable]
 ) -> None:
     set_enabled(modeladmin, request, queryset, False)
 
@@ -128,7 +137,7 @@ def positive_or_blank(value: float | None) -> float | None:
     return value
 
 
-class UpstreamRouteForm(forms.ModelForm):
+class UpstreamRouteForm(forms.ModelForm[UpstreamRoute]):
     class Meta:
         model = UpstreamRoute
         fields = [
@@ -155,7 +164,7 @@ class UpstreamRouteForm(forms.ModelForm):
 
 
 @admin.register(UpstreamRoute)
-class UpstreamRouteAdmin(admin.ModelAdmin):
+class UpstreamRouteAdmin(admin.ModelAdmin[UpstreamRoute]):
     form = UpstreamRouteForm
     list_display = [
         "position",
@@ -227,7 +236,7 @@ class UpstreamRouteAdmin(admin.ModelAdmin):
 
 
 @admin.register(AllowedUpstream)
-class AllowedUpstreamAdmin(admin.ModelAdmin):
+class AllowedUpstreamAdmin(admin.ModelAdmin[AllowedUpstream]):
     list_display = ["url", "allow_private", "auth", "enabled", "short_notes"]
     list_filter = ["enabled", "allow_private"]
     search_fields = ["url", "notes"]
@@ -236,5 +245,5 @@ class AllowedUpstreamAdmin(admin.ModelAdmin):
     readonly_fields = ["created"]
 
     @admin.display(description="notes")
-    def short_notes(self, entry: Model) -> str:
+    def short_notes(self, entry: AllowedUpstream) -> str:
         return Truncator(entry.notes).chars(80)

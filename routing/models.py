@@ -105,6 +105,8 @@ class UpstreamRoute(models.Model):
     notes = models.TextField(blank=True)
     created = models.DateTimeField(default=timezone.now)
     updated = models.DateTimeField(auto_now=True)
+    # Not a column: set on the admin changelist's rows only (routing.admin.mark_shadowed).
+    shadowed_by: UpstreamRoute | None
 
     class Meta:
         ordering = ["position", "id"]

@@ -20,8 +20,10 @@ logger = logging.getLogger(__name__)
 
 
 class Table(Protocol):
-    # Equal fingerprints mean nothing a request reads has changed.
-    fingerprint: Hashable
+    # Equal fingerprints mean nothing a request reads has changed. Read-only, so the tables
+    # can be frozen dataclasses.
+    @property
+    def fingerprint(self) -> Hashable: ...
 
 
 T = TypeVar("T", bound=Table)

@@ -94,7 +94,8 @@ def loads(text: str) -> list[UpstreamRoute]:
         raise RoutesFileError([f"not valid JSON: {exc}"]) from None
     if not isinstance(data, list):
         raise RoutesFileError(["the routes must be a JSON list of objects"])
-    routes, problems = [], []
+    routes: list[UpstreamRoute] = []
+    problems: list[str] = []
     for index, entry in enumerate(data):
         route, errors = read_entry(entry)
         routes.append(route)
@@ -123,7 +124,7 @@ def read_entry(entry: Any) -> tuple[UpstreamRoute, list[str]]:
 
 
 def _describe(error: ValidationError) -> list[str]:
-    lines = []
+    lines: list[str] = []
     for field, messages in error.message_dict.items():
         label = "" if field == NON_FIELD_ERRORS else f"{field}: "
         lines.extend(f"{label}{message}" for message in messages)

@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 class RouteTable:
     routes: tuple[UpstreamRoute, ...]
     allowed: tuple[AllowEntry, ...]
-    fingerprint: tuple
+    fingerprint: tuple[object, ...]
 
 
 def load() -> RouteTable:

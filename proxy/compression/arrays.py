@@ -185,10 +185,10 @@ def _error_members(
             shapes.setdefault(tuple(value), []).append(position)
         elif isinstance(value, list) and looks_like_error(value, depth + 1):
             found.append(indexes[position])
-    for names, positions in shapes.items():
+    for shape, positions in shapes.items():
         group = [indexes[position] for position in positions]
         members = [values[position] for position in positions]
-        found += _column_errors(group, members, names, depth + 1)
+        found += _column_errors(group, members, shape, depth + 1)
     return found
 
 

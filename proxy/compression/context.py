@@ -153,7 +153,7 @@ def _command_of(arguments: Any) -> str:
             if isinstance(value, list) and all(isinstance(v, str) for v in value):
                 # Codex sends ["bash", "-lc", "pytest -q"]: the script is the last word.
                 if len(value) >= 3 and value[1] in ("-c", "-lc") and value[0].endswith("sh"):
-                    return value[-1]
+                    return str(value[-1])
                 return " ".join(value)
     return ""
 

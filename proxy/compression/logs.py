@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Set as AbstractSet
 from itertools import accumulate, compress, count, filterfalse, islice, pairwise, repeat
 from operator import add, ne, sub
 
@@ -172,7 +173,10 @@ def important_shapes(shapes: list[bytes]) -> set[bytes]:
 
 
 def entry_starts(
-    lines: list[str], shapes: list[bytes], hot_lines: list[int], pinned: set[int] = frozenset()
+    lines: list[str],
+    shapes: list[bytes],
+    hot_lines: list[int],
+    pinned: AbstractSet[int] = frozenset(),
 ) -> list[int]:
     """The first line of each entry: runs of identical lines, and runs of unimportant lines alike
     but for their digits, become one entry each; a pinned line always opens an entry of its own,
@@ -210,7 +214,7 @@ class Entries:
         # line, so every hot line lies in an important entry: the last one starting at or before it.
         self.important = set(map(sub, map(bisect_right, repeat(starts), hot_lines), repeat(1)))
 
-    def kept(self, pinned: set[int] = frozenset()) -> list[int]:
+    def kept(self, pinned: AbstractSet[int] = frozenset()) -> list[int]:
         """The entries that survive, in order: head, tail, important lines with their context,
         and every pinned line."""
         total = len(self.starts)

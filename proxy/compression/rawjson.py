@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from json.decoder import scanstring
+from json.decoder import scanstring  # type: ignore[attr-defined]  # real, but not in typeshed
 from json.scanner import make_scanner
 from typing import Any, NamedTuple
 
@@ -23,7 +23,8 @@ _SHORT_STRING = 256
 _COLON = re.compile(r"[ \t\n\r]*:[ \t\n\r]*")
 _PLAIN_KEY = re.compile(r'"([\w$@.-]*)"[ \t\n\r]*:[ \t\n\r]*', re.ASCII)
 _SEPARATOR = re.compile(r"[ \t\n\r]*(?:,[ \t\n\r]*|([\]}]))")
-_scan_once = make_scanner(json.JSONDecoder())
+# typeshed types make_scanner's context as a make_scanner (a TODO there); json passes a decoder.
+_scan_once = make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
 
 # A path names a value inside a container: object keys and array indexes, outermost first.
 Path = tuple[str | int, ...]
@@ -91,7 +92,8 @@ def trie_of(paths: list[Path]) -> Trie:
         node = trie
         for step in path[:-1]:
             child = node.get(step)
-            if child is None:
+            # Only subtries and leaves here: trie_of makes no choosers.
+            if not isinstance(child, dict):
                 child = node[step] = {}
             node = child
         node[path[-1]] = LEAF
@@ -124,6 +126,7 @@ def _walk(
         return pos + 1
     index = 0
     seen: set[str] = set()
+    step: str | int
     while True:
         if keyed:
             step, pos = _key(text, pos)

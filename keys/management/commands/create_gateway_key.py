@@ -46,11 +46,10 @@ class Command(BaseCommand):
         parser.add_argument("--budget", default=None, help="monthly budget in USD, e.g. 250")
         parser.add_argument("--expires", default=None, help="refused from this date on")
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: object, rpm: int | None, **options: object) -> None:
         team, name = str(options["team"]).strip(), str(options["name"]).strip()
         if not 0 < len(team) <= 100 or len(name) > 100:
             raise CommandError("--team must be 1 to 100 characters, --name at most 100")
-        rpm = options["rpm"]
         if rpm is not None and rpm < 1:
             raise CommandError("--rpm must be at least 1")
         key, secret = issuing.issue(

@@ -104,14 +104,15 @@ class Command(BaseCommand):
             verbosity=0,
         )
         # Graceful stop (SIGTERM/SIGINT): once Daphne's "before" trigger has ended the requests
-        # in flight, write the queued request-log rows before the process exits.
-        reactor.addSystemEventTrigger("during", "shutdown", flush_request_log)
+        # in flight, write the queued request-log rows before the process exits. (Twisted declares
+        # interface methods without self, zope-style; mypy reads them wrong without mypy-zope.)
+        reactor.addSystemEventTrigger("during", "shutdown", flush_request_log)  # type: ignore[arg-type]
         # Registered once running, so it comes after Daphne's own "before" trigger has ended the
         # requests in flight; the event loop still runs in that phase, not in the next.
         reactor.callWhenRunning(reactor.addSystemEventTrigger, "before", "shutdown", close_upstream)
         if supervisor_pid is not None:
             # A worker whose supervisor was killed stops by itself instead of serving on alone.
-            check = workerpool.watch_supervisor(supervisor_pid, reactor.stop)
+            check = workerpool.watch_supervisor(supervisor_pid, reactor.stop)  # type: ignore[misc]
             reactor.callWhenRunning(task.LoopingCall(check).start, workerpool.ORPHAN_CHECK_SECONDS)
         server.run()
 
@@ -144,7 +145,7 @@ def make_room_for_headers() -> None:
     channel.maxHeaders = max(channel.maxHeaders, HEADER_ROOM * settings.HEADROOM_MAX_HEADERS)
 
 
-def close_upstream() -> Deferred:
+def close_upstream() -> Deferred[None]:
     """Close the pooled upstream connections on the reactor's own event loop."""
     return Deferred.fromFuture(asyncio.ensure_future(upstream.reset_client()))
 

@@ -59,9 +59,11 @@ class Command(BaseCommand):
 
 def read_source(file: str | None, from_env: bool) -> str:
     if from_env:
-        return settings.HEADROOM_UPSTREAM_ROUTES
+        return str(settings.HEADROOM_UPSTREAM_ROUTES)
     if file == "-":
         return sys.stdin.read()
+    # handle() lets from_env be false only when a file is given.
+    assert file is not None
     try:
         return Path(file).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
