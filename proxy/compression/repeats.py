@@ -9,6 +9,8 @@ character and its count), so every fact on a line survives; both run in time lin
 from __future__ import annotations
 
 import re
+from itertools import islice
+from operator import eq
 
 # The longest block of lines whose consecutive repeats are folded (a recursion's frames).
 MAX_BLOCK_LINES = 16
@@ -29,63 +31,59 @@ def fold_repeats(text: str) -> str:
     """Runs of a line or of a block of lines repeated back to back become the line or block once,
     then a marker saying how many more times it was repeated.
 
-    A run is folded only when the marker is shorter than the copies it stands for; blank lines
-    are never a block of their own (the blank-line step already collapses them).
+    A run is folded only when the marker is shorter than the copies it stands for; blocks of
+    blank lines are left to the blank-line step. Runs are taken first come, and of those that
+    start on the same line the one of the fewest lines.
     """
     lines = text.split("\n")
     if len(set(lines)) == len(lines):
         return text
-    following = _next_same(lines)
     out: list[str] = []
-    index = 0
-    total = len(lines)
-    while index < total:
-        folded = _fold_at(lines, following, index)
-        if folded is None:
-            out.append(lines[index])
-            index += 1
+    position = 0
+    for start, size, length in _periodic_runs(lines):
+        if start < position:
+            # Part of this run was folded into an earlier one; what is left may still repeat.
+            length -= position - start
+            start = position
+        times = 1 + length // size
+        if times < 2:
             continue
-        size, times, marker = folded
-        out += lines[index : index + size]
+        block = lines[start : start + size]
+        marker = _marker(block[0], size, times - 1)
+        removed = (sum(map(len, block)) + size) * (times - 1)
+        if removed <= len(marker) + 1 or not any(map(str.strip, block)):
+            continue
+        out += lines[position : start + size]
         out.append(marker)
-        index += size * times
+        position = start + size * times
+    if not out:
+        return text
+    out += lines[position:]
     return "\n".join(out)
 
 
-def _next_same(lines: list[str]) -> list[int]:
-    """For each line, the index of the next line equal to it, or -1."""
-    following = [-1] * len(lines)
-    last: dict[str, int] = {}
-    for index in range(len(lines) - 1, -1, -1):
-        line = lines[index]
-        following[index] = last.get(line, -1)
-        last[line] = index
-    return following
+def _periodic_runs(lines: list[str]) -> list[tuple[int, int, int]]:
+    """Every stretch of lines that repeats with a period of `size` lines, for each size up to
+    MAX_BLOCK_LINES: (first line, size, length), where lines[j] == lines[j + size] for the
+    `length` lines j from the first on, and length >= size (at least one whole repeat).
 
-
-def _fold_at(lines: list[str], following: list[int], index: int) -> tuple[int, int, str] | None:
-    """The fold of the run starting at `index`: block size, times it appears, marker; or None.
-
-    The candidate block sizes are the distances to the next copies of this line, nearest first,
-    up to MAX_BLOCK_LINES, so a line with no copy close by costs one look.
+    For each size one pass in C compares every line with the line `size` further on, and a
+    substring search finds the stretches long enough, so the text is looked at a fixed number of
+    times whatever it holds.
     """
-    if not lines[index].strip():
-        return None
-    other = following[index]
-    while other != -1 and other - index <= MAX_BLOCK_LINES:
-        size = other - index
-        block = lines[index : index + size]
-        times = 2
-        while lines[index + size * (times - 1) : index + size * times] == block:
-            times += 1
-        times -= 1
-        if times > 1:
-            marker = _marker(lines[index], size, times - 1)
-            removed = sum(map(len, block)) + size
-            if removed * (times - 1) > len(marker) + 1:
-                return size, times, marker
-        other = following[other]
-    return None
+    runs: list[tuple[int, int, int]] = []
+    for size in range(1, min(MAX_BLOCK_LINES, len(lines) - 1) + 1):
+        same = bytes(map(eq, lines, islice(lines, size, None)))
+        whole = b"\x01" * size
+        start = same.find(whole)
+        while start != -1:
+            end = same.find(b"\x00", start)
+            if end == -1:
+                end = len(same)
+            runs.append((start, size, end - start))
+            start = same.find(whole, end)
+    runs.sort()
+    return runs
 
 
 def _marker(first: str, size: int, more: int) -> str:
