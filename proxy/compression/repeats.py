@@ -1,30 +1,20 @@
-"""Reversible shortening of command output: repeated lines and blocks, and long separator runs.
+"""Reversible shortening of command output: lines and blocks of lines repeated back to back.
 
-Every step writes what it removed as an explicit count, so the original text can be rebuilt from
-the result and a reader learns from it all the original says. Each distinct line that appears is
-kept byte for byte (the separator step only rewrites a run of one decoration character as the
-character and its count), so every fact on a line survives; both run in time linear in the text.
+What is removed is written as an explicit count, so the original text can be rebuilt from the
+result and a reader learns from it all the original says. Each distinct line that appears is kept
+byte for byte, so every fact on a line survives; the work is linear in the text.
+
+Long runs of one separator character (`=====`) are not counted the same way: a tokenizer spends
+one token on a run of 80 `=`, and `[=×80]` costs about five (see README).
 """
 
 from __future__ import annotations
 
-import re
 from itertools import islice
 from operator import eq
 
 # The longest block of lines whose consecutive repeats are folded (a recursion's frames).
 MAX_BLOCK_LINES = 16
-# A separator run shorter than this is left as it is: too little to gain, and short runs are as
-# often data (`--`, `**`) as decoration.
-MIN_SEPARATOR_RUN = 16
-# Characters that make rules and underlines, in ASCII and box drawing. `+`, `^`, `.` and `#` are
-# not among them: they draw diffstat graphs, carets under code, test progress and progress bars.
-SEPARATORS = "=-_*~─━═"
-# One pattern per character, opening with the shortest run spelled out: a literal prefix is
-# found by a fast substring search instead of a try at every position of the text.
-_RUNS = {char: re.compile(re.escape(char * MIN_SEPARATOR_RUN) + "+") for char in SEPARATORS}
-# The graph of a diffstat line (`path | 14 +++++-----`): its length is the size of the change.
-_DIFFSTAT = re.compile(r"\| *\d+ \+*-+$")
 
 
 def fold_repeats(text: str) -> str:
@@ -92,32 +82,3 @@ def _marker(first: str, size: int, more: int) -> str:
     what = "previous line" if size == 1 else f"previous {size} lines"
     plural = "time" if more == 1 else "times"
     return f"{indent}[{what} repeated {more} more {plural}]"
-
-
-def shorten_separators(text: str) -> str:
-    """Each run of MIN_SEPARATOR_RUN or more of one separator character becomes `[=×80]`: the
-    character and how many there were. Diffstat graphs are left alone."""
-    for char in SEPARATORS:
-        if char * MIN_SEPARATOR_RUN in text:
-            text = _shorten_runs(text, char)
-    return text
-
-
-def _shorten_runs(text: str, char: str) -> str:
-    runs = _RUNS[char]
-    if char != "-" or "|" not in text:
-        return runs.sub(_counted, text)
-    # Only a run of `-` can end a diffstat graph; lines holding one are looked at one by one.
-    return "\n".join(
-        [line if _DIFFSTAT.search(line) else runs.sub(_counted, line) for line in text.split("\n")]
-    )
-
-
-def _counted(match: re.Match[str]) -> str:
-    run = match.group(0)
-    return f"[{run[0]}×{len(run)}]"
-
-
-def condense(text: str) -> str:
-    """Both reversible steps: repeats folded first, while lines are still as sent."""
-    return shorten_separators(fold_repeats(text))

@@ -17,7 +17,7 @@ from proxy.compression.jsontext import dump_compact, dump_string, read_document
 from proxy.compression.kinds import is_exact
 from proxy.compression.logs import compress_log
 from proxy.compression.policy import Policy
-from proxy.compression.repeats import condense
+from proxy.compression.repeats import fold_repeats
 from proxy.compression.text import clean_text
 from proxy.compression.wrappers import unwrap
 
@@ -32,8 +32,8 @@ def compress_text(text: str, policy: Policy, context: Context = NO_CONTEXT) -> s
     command output are returned as they are, in every mode. JSON documents are minified, and when
     aggressive also thinned with their long strings compressed (lossless mode keeps their value
     exactly). Command output is cleaned, when aggressive thinned as a log, keeping every line
-    that holds a term of `context`, and then condensed: repeated lines and blocks folded and long
-    separator runs counted, which every mode may do because the counts say what was removed.
+    that holds a term of `context`, and then its repeated lines and blocks are folded, which
+    every mode may do because the count in the marker says what was removed.
     """
     wrapped = unwrap(text)
     if wrapped is not None:
@@ -51,10 +51,9 @@ def compress_text(text: str, policy: Policy, context: Context = NO_CONTEXT) -> s
     if is_exact(text, context):
         return text
     cleaned = clean_text(text)
-    # The log thinner reads the lines as the program printed them (its section rules included),
-    # so condensing comes after it.
+    # The log thinner reads the lines as the program printed them, so folding comes after it.
     thinned = compress_log(cleaned, context.terms) if policy.aggressive else cleaned
-    return condense(thinned)
+    return fold_repeats(thinned)
 
 
 def compress_value(value: Any, policy: Policy, context: Context = NO_CONTEXT) -> Any:

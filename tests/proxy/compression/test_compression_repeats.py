@@ -1,4 +1,4 @@
-"""Reversible shortening: repeated lines and blocks folded, separator runs counted."""
+"""Reversible shortening: lines and blocks of lines repeated back to back are folded."""
 
 from __future__ import annotations
 
@@ -10,17 +10,10 @@ from hypothesis import strategies as st
 
 from proxy.compression.context import Context, ToolCall
 from proxy.compression.policy import Policy
-from proxy.compression.repeats import (
-    MAX_BLOCK_LINES,
-    MIN_SEPARATOR_RUN,
-    condense,
-    fold_repeats,
-    shorten_separators,
-)
+from proxy.compression.repeats import MAX_BLOCK_LINES, fold_repeats
 from proxy.compression.transform import compress_text
 
 _FOLD = re.compile(r"^[ \t]*\[previous (?:line|(\d+) lines) repeated (\d+) more times?\]$")
-_RUN = re.compile(r"\[(.)×(\d+)\]")
 
 
 def unfold(text: str) -> str:
@@ -34,10 +27,6 @@ def unfold(text: str) -> str:
         else:
             out.append(line)
     return "\n".join(out)
-
-
-def unshorten(text: str) -> str:
-    return _RUN.sub(lambda m: m.group(1) * int(m.group(2)), text)
 
 
 def test_identical_lines_fold_to_the_line_and_a_count() -> None:
@@ -82,25 +71,6 @@ def test_text_without_repeated_lines_is_returned_as_is() -> None:
     assert fold_repeats(text) is text
 
 
-def test_separator_runs_become_the_character_and_its_count() -> None:
-    line = "=" * 29 + " test session starts " + "=" * 30
-    assert shorten_separators(line) == "[=×29] test session starts [=×30]"
-    assert shorten_separators("-" * 70 + "\n─" * 1) == "[-×70]\n─"
-    assert unshorten(shorten_separators(line)) == line
-
-
-def test_short_runs_and_characters_that_carry_data_are_kept() -> None:
-    text = "=" * (MIN_SEPARATOR_RUN - 1) + "\n" + "^" * 40 + "\n" + "." * 40 + "\n" + "#" * 40
-    assert shorten_separators(text) is text
-    plus = " a.py | 40 " + "+" * 40
-    assert shorten_separators(plus) is plus
-
-
-def test_diffstat_graphs_are_left_alone() -> None:
-    stat = " tests/test_x.py | 40 " + "+" * 20 + "-" * 20 + "\n rules | 3 ---\n" + "-" * 20
-    assert shorten_separators(stat) == stat.replace("\n" + "-" * 20, "\n[-×20]")
-
-
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.sampled_from(["a", "bb", "  c c", "", "\tat x", "dd" * 30]), max_size=80))
 def test_folding_is_reversible_and_keeps_every_distinct_line(lines: list[str]) -> None:
@@ -111,18 +81,12 @@ def test_folding_is_reversible_and_keeps_every_distinct_line(lines: list[str]) -
     assert fold_repeats(text) == folded
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.text(alphabet="=-_*~ ab\n|+", max_size=300))
-def test_counting_separators_is_reversible(text: str) -> None:
-    assert unshorten(shorten_separators(text)) == text
-
-
-def test_lossless_mode_condenses_command_output_but_never_a_file() -> None:
+def test_lossless_mode_folds_command_output_but_never_a_file() -> None:
     log = "=" * 30 + " FAILURES " + "=" * 30 + "\n" + "E   boom\n" * 20
     lossless = Policy("lossless")
     command = Context(ToolCall("Bash", {"command": "pytest -q"}))
     assert compress_text(log, lossless, command) == (
-        "[=×30] FAILURES [=×30]\nE   boom\n[previous line repeated 19 more times]\n"
+        "=" * 30 + " FAILURES " + "=" * 30 + "\nE   boom\n[previous line repeated 19 more times]\n"
     )
     read = Context(ToolCall("Bash", {"command": "cat failures.txt"}))
     assert compress_text(log, lossless, read) == log
@@ -137,16 +101,15 @@ def _seconds(function, text: str) -> float:
 def test_pathological_inputs_run_in_linear_time() -> None:
     cases = {
         "one long line": "a" * 1_000_000,
-        "one long separator": "=" * 1_000_000,
-        "alternating separators": "=-" * 500_000,
+        "many short lines": "=\n" * 500_000,
         "identical lines": "same line\n" * 100_000,
         "two-line cycle": "a\nb\n" * 50_000,
         "near misses": "".join(f"a\nb{i % 17}\n" for i in range(50_000)),
-        "dashes after bars": "-" * 20 + "\n" + ("| " + " " * 50 + "-" * 16 + "\n") * 20_000,
+        "a block longer than the limit": "".join(f"line {i % 17}\n" for i in range(100_000)),
     }
     for name, text in cases.items():
-        small = _seconds(condense, text[: len(text) // 10])
-        full = _seconds(condense, text)
+        small = _seconds(fold_repeats, text[: len(text) // 10])
+        full = _seconds(fold_repeats, text)
         assert full < 2.0, name
         # Ten times the text takes about ten times as long, never a hundred.
         assert full < 30 * small + 0.05, name
