@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from proxy.compression import compress_request
 from proxy.compression.context import Context, ToolCall
 from proxy.compression.policy import Policy
 from proxy.compression.repeats import MAX_BLOCK_LINES, fold_repeats
-from proxy.compression.transform import compress_text
+from proxy.compression.transform import compress_text, results
 
 _FOLD = re.compile(r"^[ \t]*\[previous (?:line|(\d+) lines) repeated (\d+) more times?\]$")
 
@@ -113,3 +116,45 @@ def test_pathological_inputs_run_in_linear_time() -> None:
         assert full < 2.0, name
         # Ten times the text takes about ten times as long, never a hundred.
         assert full < 30 * small + 0.05, name
+
+
+def _progress_install(number: int) -> str:
+    bars = "".join(f"\r{percent:3d}% |{'#' * (percent // 10):10}|" for percent in range(0, 101, 5))
+    lines = [f"Downloading package-{number}-{i}.whl{bars}" for i in range(30)]
+    return "\n".join([*lines, "Installing collected packages", "Successfully installed all"])
+
+
+def _recursion(number: int) -> str:
+    frames = f'  File "walk{number}.py", line 7, in walk\n    return visit(node)\n'
+    return "Traceback (most recent call last):\n" + frames * 120 + "RecursionError: depth"
+
+
+@pytest.mark.parametrize("fresh_worker", [False, True])
+@pytest.mark.parametrize("mode", ["lossless", "aggressive"])
+def test_folded_and_redrawn_output_keeps_every_turn_a_prefix_of_the_next(
+    mode: str, fresh_worker: bool
+) -> None:
+    outputs = [(_progress_install if n % 2 else _recursion)(n) for n in range(10)]
+    conversation: list[dict[str, object]] = [{"role": "user", "content": "Why does it fail?"}]
+    results.clear()
+    forwarded = []
+    for number, output in enumerate(outputs):
+        call = f"toolu_{number}"
+        tool_use = {"type": "tool_use", "id": call, "name": "Bash", "input": {"command": "make"}}
+        result = {"type": "tool_result", "tool_use_id": call, "content": output}
+        conversation += [
+            {"role": "assistant", "content": [tool_use]},
+            {"role": "user", "content": [result]},
+        ]
+        if fresh_worker:
+            results.clear()
+        body = json.dumps({"model": "m", "messages": conversation}).encode()
+        sent = compress_request("anthropic", "/v1/messages", body, mode=mode, budget_ms=0)
+        assert sent.reason == "compressed"
+        forwarded.append(sent.body)
+    for turn in range(len(forwarded) - 1):
+        assert forwarded[turn + 1].startswith(forwarded[turn][: -len(b"]}")])
+    last = json.loads(forwarded[-1])["messages"]
+    assert "[previous 2 lines repeated 119 more times]" in last[2]["content"][0]["content"]
+    assert "100% |##########|" in last[4]["content"][0]["content"]
+    assert not any("\r" in message["content"][0].get("content", "") for message in last[2::2])
