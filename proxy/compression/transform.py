@@ -17,6 +17,7 @@ from proxy.compression.jsontext import dump_compact, dump_string, read_document
 from proxy.compression.kinds import is_exact
 from proxy.compression.logs import compress_log
 from proxy.compression.policy import Policy
+from proxy.compression.repeats import fold_repeats
 from proxy.compression.text import clean_text
 from proxy.compression.wrappers import unwrap
 
@@ -30,8 +31,9 @@ def compress_text(text: str, policy: Policy, context: Context = NO_CONTEXT) -> s
     and the output inside it is compressed. Files, patches, prose and text not known to be
     command output are returned as they are, in every mode. JSON documents are minified, and when
     aggressive also thinned with their long strings compressed (lossless mode keeps their value
-    exactly). Command output is cleaned, and when aggressive thinned as a log, keeping every line
-    that holds a term of `context`.
+    exactly). Command output is cleaned, when aggressive thinned as a log, keeping every line
+    that holds a term of `context`, and then its repeated lines and blocks are folded, which
+    every mode may do because the count in the marker says what was removed.
     """
     wrapped = unwrap(text)
     if wrapped is not None:
@@ -49,7 +51,9 @@ def compress_text(text: str, policy: Policy, context: Context = NO_CONTEXT) -> s
     if is_exact(text, context):
         return text
     cleaned = clean_text(text)
-    return compress_log(cleaned, context.terms) if policy.aggressive else cleaned
+    # The log thinner reads the lines as the program printed them, so folding comes after it.
+    thinned = compress_log(cleaned, context.terms) if policy.aggressive else cleaned
+    return fold_repeats(thinned)
 
 
 def compress_value(value: Any, policy: Policy, context: Context = NO_CONTEXT) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,6 +12,7 @@ from proxy.compression.jsontext import NOT_JSON, dump_string, minify, parse_docu
 from proxy.compression.text import (
     clean_text,
     collapse_blank_lines,
+    resolve_overwrites,
     strip_ansi,
     strip_trailing_whitespace,
 )
@@ -52,6 +54,36 @@ def test_leading_indentation_is_kept() -> None:
 
 def test_runs_of_blank_lines_become_one_blank_line() -> None:
     assert collapse_blank_lines("a\n\n\n\n\nb\n\nc") == "a\n\nb\n\nc"
+
+
+def test_a_progress_bar_keeps_only_its_last_drawing() -> None:
+    text = "Downloading\n 10% |#   |\r 50% |##  |\r100% |####| done\nInstalled"
+    assert resolve_overwrites(text) == "Downloading\n100% |####| done\nInstalled"
+
+
+def test_a_shorter_drawing_leaves_the_end_of_a_longer_one_showing() -> None:
+    # As on a terminal: "XY" is written over the first two columns of "abcdef".
+    assert resolve_overwrites("abcdef\rXY\nnext") == "XYcdef\nnext"
+
+
+def test_a_drawing_that_erases_the_line_hides_what_came_before() -> None:
+    assert resolve_overwrites("abcdef\r\x1b[2KXY") == "XY"
+    assert resolve_overwrites("abcdef\rXY\x1b[K") == "XY"
+    assert clean_text("\x1b[32m 10%\x1b[0m\r\x1b[32m100%\x1b[0m\r\n") == "100%\n"
+
+
+def test_line_end_carriage_returns_are_left_to_the_whitespace_step() -> None:
+    text = "a\r\nb\r\n"
+    assert resolve_overwrites(text) == text
+    assert clean_text(text) == "a\nb\n"
+
+
+def test_carriage_returns_in_a_megabyte_line_are_resolved_in_linear_time() -> None:
+    line = "a" * 1_000_000 + "\r" + "b\r" * 100_000 + "c"
+    started = time.perf_counter()
+    view = resolve_overwrites(line)
+    assert time.perf_counter() - started < 1.0
+    assert view == "c" + "a" * 999_999
 
 
 def test_clean_text_collapses_lines_that_were_only_whitespace() -> None:
