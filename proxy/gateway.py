@@ -83,9 +83,12 @@ async def handle(request: HttpRequest, surface: Surface) -> HttpResponse:
         parse_model(inbound, surface)
         hardening.check_model(inbound)
         exchange.model, exchange.stream = inbound.model, inbound.stream
-        await keys.identify(inbound, exchange)
+        key = await keys.identify(inbound, exchange)
         resolution = await resolve_request(inbound)
         describe_route(exchange, resolution)
+        # A request refused for a missing provider key is not counted against the key's rate.
+        credentials.require(inbound.headers, inbound.query, resolution.auth, resolution.protocol)
+        await keys.admit(key)
         savings.apply(inbound, resolution.route, exchange)
         slot = await responsecache.open_slot(inbound, resolution.route, exchange)
         if slot is not None and slot.entry is not None:

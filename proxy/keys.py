@@ -152,9 +152,10 @@ current_sync = _copy.current_sync
 invalidate = _copy.invalidate
 
 
-async def identify(inbound: Inbound, exchange: Exchange) -> None:
-    """Name the calling team on the exchange, or refuse the request (401, 429) before any
-    upstream contact. A presented key is always checked; a missing one only when required."""
+async def identify(inbound: Inbound, exchange: Exchange) -> KeyRecord | None:
+    """Name the calling team on the exchange, or refuse the request (401) before any upstream
+    contact. A presented key is always checked; a missing one only when required. The key's
+    limits are applied later, by `admit`, once the request is known to be sendable."""
     secret = credentials.gateway_key(inbound.headers, inbound.query)
     if not secret:
         if settings.HEADROOM_REQUIRE_KEY:
@@ -163,7 +164,7 @@ async def identify(inbound: Inbound, exchange: Exchange) -> None:
                 "a gateway key is required: send it as x-headroom-key or as the API key",
                 "gateway_key_required",
             )
-        return
+        return None
     key = (await current()).find(secret)
     if key is None:
         raise GatewayError(401, "the gateway key is not valid", "gateway_key_invalid")
@@ -173,4 +174,10 @@ async def identify(inbound: Inbound, exchange: Exchange) -> None:
     if key.expired(timezone.now()):
         raise GatewayError(401, "the gateway key has expired", "gateway_key_expired")
     touch(key.id)
-    await limits.enforce(key)
+    return key
+
+
+async def admit(key: KeyRecord | None) -> None:
+    """Count the request against the key's rate and budget (429 when over either)."""
+    if key is not None:
+        await limits.enforce(key)
