@@ -25,6 +25,7 @@ from proxy import (
     hardening,
     jsonbody,
     keys,
+    modellist,
     protocols,
     responsecache,
     savings,
@@ -84,6 +85,10 @@ async def handle(request: HttpRequest, surface: Surface) -> HttpResponse:
         hardening.check_model(inbound)
         exchange.model, exchange.stream = inbound.model, inbound.stream
         key = await keys.identify(inbound, exchange)
+        if modellist.answers(inbound, exchange):
+            await keys.admit(key)
+            listed = await modellist.respond(inbound, exchange, default_targets())
+            return with_gateway_headers(listed, exchange)
         resolution = await resolve_request(inbound)
         describe_route(exchange, resolution)
         # A request refused for a missing provider key is not counted against the key's rate.
