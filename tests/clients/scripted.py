@@ -1,0 +1,176 @@
+"""Scripted model answers for the agent CLIs, in each wire format: a tool call first, then,
+once a request carries the tool's output, a final text. Anything else gets a short text."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from tests.clients.harness import FINAL_TEXT, MARKER
+from tests.mock_upstream import Recorded, Reply
+
+USAGE = {"input_tokens": 120, "output_tokens": 12}
+
+
+def _sse(events: list[tuple[str | None, dict]]) -> Reply:
+    chunks = []
+    for name, data in events:
+        head = f"event: {name}\n" if name else ""
+        chunks.append(f"{head}data: {json.dumps(data)}\n\n".encode())
+    return Reply.sse(chunks)
+
+
+def _saw_tool_output(request: Recorded) -> bool:
+    return MARKER in request.body.decode("utf-8", "replace")
+
+
+# Anthropic Messages (Claude Code).
+
+
+def anthropic(tool: str, arguments: dict) -> Callable[[Recorded], Reply]:
+    def reply(request: Recorded) -> Reply:
+        if not request.path.startswith("/v1/messages"):
+            return Reply.json({"data": [], "has_more": False, "first_id": None, "last_id": None})
+        if request.path.endswith("/count_tokens"):
+            return Reply.json({"input_tokens": 120})
+        body = request.json()
+        assert isinstance(body, dict)
+        names = [item.get("name") for item in body.get("tools") or []]
+        if tool in names and not _saw_tool_output(request):
+            block = {"type": "tool_use", "id": "toolu_01", "name": tool, "input": {}}
+            delta = {"type": "input_json_delta", "partial_json": json.dumps(arguments)}
+            return _anthropic_stream(body, block, delta, "tool_use")
+        text = FINAL_TEXT if _saw_tool_output(request) else "ok"
+        block = {"type": "text", "text": ""}
+        return _anthropic_stream(body, block, {"type": "text_delta", "text": text}, "end_turn")
+
+    return reply
+
+
+def _anthropic_stream(body: dict, block: dict, delta: dict, stop: str) -> Reply:
+    message = {
+        "id": "msg_01",
+        "type": "message",
+        "role": "assistant",
+        "model": body.get("model", "claude"),
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {"input_tokens": USAGE["input_tokens"], "output_tokens": 1},
+    }
+    if not body.get("stream"):
+        content = dict(block)
+        if delta["type"] == "text_delta":
+            content["text"] = delta["text"]
+        else:
+            content["input"] = json.loads(delta["partial_json"])
+        return Reply.json({**message, "content": [content], "stop_reason": stop, "usage": USAGE})
+    return _sse(
+        [
+            ("message_start", {"type": "message_start", "message": message}),
+            (
+                "content_block_start",
+                {"type": "content_block_start", "index": 0, "content_block": block},
+            ),
+            ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}),
+            ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+            (
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": stop, "stop_sequence": None},
+                    "usage": {"output_tokens": USAGE["output_tokens"]},
+                },
+            ),
+            ("message_stop", {"type": "message_stop"}),
+        ]
+    )
+
+
+# OpenAI Responses (Codex).
+
+# Codex's shell tool has had several names and argument shapes; answer with the one it offers.
+SHELL_TOOLS = {
+    "exec_command": lambda command: {"cmd": command},
+    "shell_command": lambda command: {"command": command},
+    "shell": lambda command: {"command": ["bash", "-lc", command]},
+}
+
+
+def responses(command: str) -> Callable[[Recorded], Reply]:
+    def reply(request: Recorded) -> Reply:
+        if not request.path.startswith("/v1/responses"):
+            return Reply.json({"object": "list", "data": []})
+        body = request.json()
+        assert isinstance(body, dict)
+        offered = {tool.get("name") for tool in body.get("tools") or [] if isinstance(tool, dict)}
+        tool = next((name for name in SHELL_TOOLS if name in offered), None)
+        if tool is not None and not _saw_tool_output(request):
+            item = {
+                "type": "function_call",
+                "id": "fc_01",
+                "call_id": "call_01",
+                "name": tool,
+                "arguments": json.dumps(SHELL_TOOLS[tool](command)),
+                "status": "completed",
+            }
+        else:
+            text = FINAL_TEXT if _saw_tool_output(request) else "ok"
+            item = {
+                "type": "message",
+                "id": "msg_01",
+                "role": "assistant",
+                "status": "completed",
+                "content": [{"type": "output_text", "text": text, "annotations": []}],
+            }
+        return _responses_stream(body, item)
+
+    return reply
+
+
+def _responses_stream(body: dict, item: dict) -> Reply:
+    response = {
+        "id": "resp_01",
+        "object": "response",
+        "created_at": 1754000000,
+        "status": "in_progress",
+        "model": body.get("model", "gpt-5"),
+        "output": [],
+    }
+    usage = {
+        "input_tokens": USAGE["input_tokens"],
+        "input_tokens_details": {"cached_tokens": 0},
+        "output_tokens": USAGE["output_tokens"],
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": USAGE["input_tokens"] + USAGE["output_tokens"],
+    }
+    done = {**response, "status": "completed", "output": [item], "usage": usage}
+    events: list[tuple[str | None, dict]] = [
+        ("response.created", {"type": "response.created", "response": response}),
+        (
+            "response.output_item.added",
+            {"type": "response.output_item.added", "output_index": 0, "item": item},
+        ),
+    ]
+    if item["type"] == "message":
+        text = item["content"][0]["text"]
+        events.append(
+            (
+                "response.output_text.delta",
+                {
+                    "type": "response.output_text.delta",
+                    "item_id": item["id"],
+                    "output_index": 0,
+                    "content_index": 0,
+                    "delta": text,
+                },
+            )
+        )
+    events += [
+        (
+            "response.output_item.done",
+            {"type": "response.output_item.done", "output_index": 0, "item": item},
+        ),
+        ("response.completed", {"type": "response.completed", "response": done}),
+    ]
+    return _sse(events)
