@@ -17,8 +17,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
 fi
 
-# The CLIs, exactly as tests/clients/package-lock.json pins them, into tests/clients/node_modules
-# (skipped when that tree is already complete). Their install scripts are not run: each package
-# ships its binary, and none may download anything else.
+# The CLIs, exactly as tests/clients/package-lock.json pins them, into tests/clients/node_modules,
+# skipped when that lockfile is already installed. `npm install` (which keeps to the lockfile)
+# rather than `npm ci`: the registry lacks some platforms' optional binaries that ci insists on.
+# Install scripts run only for the two packages that place their binary with one; the others'
+# would try to download or compile native add-ons the CLIs do not need.
 cd "$(dirname "$0")/clients"
-npm ls --silent >/dev/null 2>&1 || npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+stamp=node_modules/.installed-lock
+if ! cmp -s package-lock.json "$stamp"; then
+  npm install --ignore-scripts --no-audit --no-fund --loglevel=error
+  npm rebuild @anthropic-ai/claude-code opencode-ai --loglevel=error
+  cp package-lock.json "$stamp"
+fi
