@@ -174,3 +174,53 @@ def _responses_stream(body: dict, item: dict) -> Reply:
         ("response.completed", {"type": "response.completed", "response": done}),
     ]
     return _sse(events)
+
+
+# OpenAI Chat Completions (OpenCode's openai-compatible provider).
+
+
+def chat(tool: str, arguments: dict) -> Callable[[Recorded], Reply]:
+    def reply(request: Recorded) -> Reply:
+        if not request.path.startswith("/v1/chat/completions"):
+            return Reply.json({"object": "list", "data": []})
+        body = request.json()
+        assert isinstance(body, dict)
+        offered = {
+            (item.get("function") or {}).get("name")
+            for item in body.get("tools") or []
+            if isinstance(item, dict)
+        }
+        if tool in offered and not _saw_tool_output(request):
+            call = {
+                "index": 0,
+                "id": "call_01",
+                "type": "function",
+                "function": {"name": tool, "arguments": json.dumps(arguments)},
+            }
+            return _chat_stream(body, {"role": "assistant", "tool_calls": [call]}, "tool_calls")
+        text = FINAL_TEXT if _saw_tool_output(request) else "ok"
+        return _chat_stream(body, {"role": "assistant", "content": text}, "stop")
+
+    return reply
+
+
+def _chat_stream(body: dict, delta: dict, finish: str) -> Reply:
+    def chunk(choices: list, **extra: object) -> dict:
+        head = {"id": "chatcmpl-01", "object": "chat.completion.chunk", "created": 1754000000}
+        return {**head, "model": body.get("model", "gpt-5"), "choices": choices, **extra}
+
+    events: list[tuple[str | None, dict]] = [
+        (None, chunk([{"index": 0, "delta": delta, "finish_reason": None}])),
+        (None, chunk([{"index": 0, "delta": {}, "finish_reason": finish}])),
+    ]
+    if (body.get("stream_options") or {}).get("include_usage"):
+        usage = {
+            "prompt_tokens": USAGE["input_tokens"],
+            "completion_tokens": USAGE["output_tokens"],
+            "total_tokens": USAGE["input_tokens"] + USAGE["output_tokens"],
+        }
+        events.append((None, chunk([], usage=usage)))
+    reply = _sse(events)
+    assert reply.chunks is not None
+    reply.chunks.append((0.0, b"data: [DONE]\n\n"))
+    return reply
