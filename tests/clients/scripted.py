@@ -224,3 +224,58 @@ def _chat_stream(body: dict, delta: dict, finish: str) -> Reply:
     assert reply.chunks is not None
     reply.chunks.append((0.0, b"data: [DONE]\n\n"))
     return reply
+
+
+# Gemini generateContent (Gemini CLI).
+
+# What side requests that ask for JSON (next-speaker checks, model routing) are answered with.
+GEMINI_JSON_ANSWER = {"reasoning": "done", "next_speaker": "user", "model_choice": "flash"}
+
+
+def gemini(tool: str, path: str) -> Callable[[Recorded], Reply]:
+    """A `tool` call with `path` in the declared tool's first required parameter."""
+
+    def reply(request: Recorded) -> Reply:
+        if ":" not in request.path:
+            return Reply.json({"models": []})
+        if request.path.endswith(":countTokens"):
+            return Reply.json({"totalTokens": 120})
+        body = request.json()
+        assert isinstance(body, dict)
+        declared = _gemini_declaration(body, tool)
+        if (body.get("generationConfig") or {}).get("responseMimeType") == "application/json":
+            part = {"text": json.dumps(GEMINI_JSON_ANSWER)}
+        elif declared is not None and not _saw_tool_output(request):
+            required = declared.get("parameters") or declared.get("parametersJsonSchema") or {}
+            name = (required.get("required") or ["file_path"])[0]
+            part = {"functionCall": {"name": tool, "args": {name: path}}}
+        else:
+            part = {"text": FINAL_TEXT if _saw_tool_output(request) else "ok"}
+        return _gemini_answer(request, part)
+
+    return reply
+
+
+def _gemini_declaration(body: dict, tool: str) -> dict | None:
+    for group in body.get("tools") or []:
+        for declaration in group.get("functionDeclarations") or []:
+            if declaration.get("name") == tool:
+                return declaration
+    return None
+
+
+def _gemini_answer(request: Recorded, part: dict) -> Reply:
+    chunk = {
+        "candidates": [
+            {"content": {"role": "model", "parts": [part]}, "finishReason": "STOP", "index": 0}
+        ],
+        "usageMetadata": {
+            "promptTokenCount": USAGE["input_tokens"],
+            "candidatesTokenCount": USAGE["output_tokens"],
+            "totalTokenCount": USAGE["input_tokens"] + USAGE["output_tokens"],
+        },
+        "modelVersion": "gemini-2.5-flash",
+    }
+    if request.path.endswith(":streamGenerateContent"):
+        return _sse([(None, chunk)])
+    return Reply.json(chunk)
