@@ -1,5 +1,6 @@
-"""Running a pinned coding-agent CLI (installed by `npm ci --prefix tests/clients`) through the
-gateway, offline: a private HOME, every base URL on loopback, and a dead proxy for anything else.
+"""Running a pinned coding-agent CLI (installed by tests/install-system-deps.sh into
+tests/clients/node_modules) through the gateway, offline: a private HOME, every base URL on
+loopback, and for anything else a proxy on loopback that records the attempt and refuses it.
 """
 
 from __future__ import annotations
@@ -7,8 +8,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socketserver
 import subprocess
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from types import TracebackType
 
 import pytest
 
@@ -20,8 +25,6 @@ from tests.mock_upstream import MockUpstream, Recorded
 
 CLIENTS = Path(__file__).resolve().parent
 BIN = CLIENTS / "node_modules" / ".bin"
-# A discard port nothing listens on: any request a CLI tries past the gateway fails at once.
-DEAD_PROXY = "http://127.0.0.1:9"
 RUN_SECONDS = 180
 # What the agent's tool reads, and what the model answers once it has seen the tool's output.
 MARKER = "headroom-marker-7f3a"
@@ -35,12 +38,51 @@ def cli(name: str) -> Path:
         pytest.skip("node is not installed (tests/install-system-deps.sh installs it)")
     path = BIN / name
     if not path.exists():
-        pytest.skip(f"{name} is not installed: run `npm ci --prefix tests/clients`")
+        pytest.skip(f"{name} is not installed: run `bash tests/install-system-deps.sh`")
     return path
 
 
-def offline_env(home: Path, **extra: str) -> dict[str, str]:
-    """A minimal environment: nothing from the developer's shell, no proxy but a dead one."""
+class ProxyTrap:
+    """An HTTP proxy on loopback that answers nothing: it records the first line of each attempt
+    (`CONNECT host:443 …`, `GET http://…`) and closes the connection."""
+
+    def __init__(self) -> None:
+        self.attempts: list[str] = []
+        trap = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                line = self.rfile.readline(2048).decode("latin-1").strip()
+                trap.attempts.append(line)
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> ProxyTrap:
+        self.thread.start()
+        return self
+
+    def __exit__(
+        self, kind: type | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def proxy_trap() -> Iterator[ProxyTrap]:
+    with ProxyTrap() as trap:
+        yield trap
+
+
+def offline_env(home: Path, proxy: str, **extra: str) -> dict[str, str]:
+    """A minimal environment: nothing from the developer's shell, and every proxy variable set
+    to `proxy` (a ProxyTrap) with only loopback exempt."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(home),
@@ -52,12 +94,12 @@ def offline_env(home: Path, **extra: str) -> dict[str, str]:
         "LANG": "C.UTF-8",
         "TERM": "dumb",
         "NO_COLOR": "1",
-        "HTTP_PROXY": DEAD_PROXY,
-        "HTTPS_PROXY": DEAD_PROXY,
-        "ALL_PROXY": DEAD_PROXY,
-        "http_proxy": DEAD_PROXY,
-        "https_proxy": DEAD_PROXY,
-        "all_proxy": DEAD_PROXY,
+        "HTTP_PROXY": proxy,
+        "HTTPS_PROXY": proxy,
+        "ALL_PROXY": proxy,
+        "http_proxy": proxy,
+        "https_proxy": proxy,
+        "all_proxy": proxy,
         "NO_PROXY": "127.0.0.1,localhost",
         "no_proxy": "127.0.0.1,localhost",
     }

@@ -7,11 +7,12 @@ import json
 from pathlib import Path
 
 from tests.clients import harness, scripted
+from tests.clients.harness import proxy_trap
 from tests.conftest import E2E_KEYS, Gateway
 from tests.keyed_gateway import keyed_gateway, keyed_gateway_server
 from tests.mock_upstream import MockUpstream
 
-__all__ = ["keyed_gateway", "keyed_gateway_server"]  # fixtures used by name
+__all__ = ["keyed_gateway", "keyed_gateway_server", "proxy_trap"]  # fixtures used by name
 
 MODEL = "claude-sonnet-4-5"
 # Every switch Claude Code has for traffic that is not the task itself.
@@ -29,7 +30,10 @@ OFFLINE = {
 
 
 def test_claude_code_reads_a_file_through_the_gateway_and_the_team_is_logged(
-    keyed_gateway: Gateway, mock_upstream: MockUpstream, tmp_path: Path
+    keyed_gateway: Gateway,
+    mock_upstream: MockUpstream,
+    tmp_path: Path,
+    proxy_trap: harness.ProxyTrap,
 ) -> None:
     claude = harness.cli("claude")
     project = harness.workspace(tmp_path)
@@ -46,6 +50,7 @@ def test_claude_code_reads_a_file_through_the_gateway_and_the_team_is_logged(
     )
     env = harness.offline_env(
         tmp_path / "home",
+        proxy_trap.url,
         ANTHROPIC_BASE_URL=keyed_gateway.url,
         ANTHROPIC_API_KEY="sk-ant-placeholder-not-used",
         ANTHROPIC_CUSTOM_HEADERS=f"x-headroom-key: {secret}",
@@ -58,6 +63,7 @@ def test_claude_code_reads_a_file_through_the_gateway_and_the_team_is_logged(
         project,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+    assert proxy_trap.attempts == []  # nothing but the gateway was asked for anything
     assert json.loads(result.stdout)["result"] == harness.FINAL_TEXT
     requests = harness.model_requests(mock_upstream, "/v1/messages")
     credential = ("x-api-key", E2E_KEYS["HR_TEST_ANTHROPIC_KEY"])

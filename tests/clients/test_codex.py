@@ -7,11 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.clients import harness, scripted
+from tests.clients.harness import proxy_trap
 from tests.conftest import E2E_KEYS, Gateway
 from tests.keyed_gateway import keyed_gateway, keyed_gateway_server
 from tests.mock_upstream import MockUpstream
 
-__all__ = ["keyed_gateway", "keyed_gateway_server"]  # fixtures used by name
+__all__ = ["keyed_gateway", "keyed_gateway_server", "proxy_trap"]  # fixtures used by name
 
 MODEL = "gpt-5"
 CONFIG = """\
@@ -28,6 +29,10 @@ env_http_headers = {{ "x-headroom-key" = "HEADROOM_KEY" }}
 request_max_retries = 0
 stream_max_retries = 0
 
+[features]
+plugins = false
+remote_plugin = false
+
 [analytics]
 enabled = false
 
@@ -40,7 +45,10 @@ exporter = "none"
 
 
 def test_codex_runs_a_shell_command_through_the_gateway_and_the_team_is_logged(
-    keyed_gateway: Gateway, mock_upstream: MockUpstream, tmp_path: Path
+    keyed_gateway: Gateway,
+    mock_upstream: MockUpstream,
+    tmp_path: Path,
+    proxy_trap: harness.ProxyTrap,
 ) -> None:
     codex = harness.cli("codex")
     project = harness.workspace(tmp_path)
@@ -55,6 +63,7 @@ def test_codex_runs_a_shell_command_through_the_gateway_and_the_team_is_logged(
     (codex_home / "config.toml").write_text(CONFIG.format(model=MODEL, url=keyed_gateway.url))
     env = harness.offline_env(
         home,
+        proxy_trap.url,
         CODEX_HOME=str(codex_home),
         OPENAI_API_KEY="sk-placeholder-not-used",
         HEADROOM_KEY=secret,
@@ -66,6 +75,7 @@ def test_codex_runs_a_shell_command_through_the_gateway_and_the_team_is_logged(
         project,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+    assert proxy_trap.attempts == []  # nothing but the gateway was asked for anything
     assert harness.FINAL_TEXT in result.stdout
     requests = harness.model_requests(mock_upstream, "/v1/responses")
     credential = ("authorization", f"Bearer {E2E_KEYS['HR_TEST_OPENAI_KEY']}")

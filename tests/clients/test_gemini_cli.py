@@ -10,11 +10,12 @@ import json
 from pathlib import Path
 
 from tests.clients import harness, scripted
+from tests.clients.harness import proxy_trap
 from tests.conftest import E2E_KEYS, Gateway
 from tests.keyed_gateway import keyed_gateway, keyed_gateway_server
 from tests.mock_upstream import MockUpstream
 
-__all__ = ["keyed_gateway", "keyed_gateway_server"]  # fixtures used by name
+__all__ = ["keyed_gateway", "keyed_gateway_server", "proxy_trap"]  # fixtures used by name
 
 MODEL = "gemini-2.5-flash"
 SETTINGS = {
@@ -27,7 +28,10 @@ SETTINGS = {
 
 
 def test_gemini_cli_reads_a_file_through_the_gateway_and_the_team_is_logged(
-    keyed_gateway: Gateway, mock_upstream: MockUpstream, tmp_path: Path
+    keyed_gateway: Gateway,
+    mock_upstream: MockUpstream,
+    tmp_path: Path,
+    proxy_trap: harness.ProxyTrap,
 ) -> None:
     gemini = harness.cli("gemini")
     project = harness.workspace(tmp_path)
@@ -48,6 +52,7 @@ def test_gemini_cli_reads_a_file_through_the_gateway_and_the_team_is_logged(
     settings.write_text(json.dumps(SETTINGS))
     env = harness.offline_env(
         home,
+        proxy_trap.url,
         GOOGLE_GEMINI_BASE_URL=keyed_gateway.url,
         GEMINI_API_KEY="AIza-placeholder-not-used",
         GEMINI_CLI_CUSTOM_HEADERS=f"x-headroom-key: {secret}",
@@ -61,6 +66,7 @@ def test_gemini_cli_reads_a_file_through_the_gateway_and_the_team_is_logged(
         project,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+    assert proxy_trap.attempts == []  # nothing but the gateway was asked for anything
     assert harness.FINAL_TEXT in json.loads(result.stdout)["response"]
     requests = harness.model_requests(mock_upstream, f"/v1beta/models/{MODEL}:stream")
     credential = ("x-goog-api-key", E2E_KEYS["HR_TEST_GEMINI_KEY"])
