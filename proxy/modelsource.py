@@ -82,8 +82,10 @@ async def models(source: Source) -> tuple[Listed, ...]:
     try:
         listed = await fetch(source)
         lifetime = CACHE_SECONDS
-    except (httpx.HTTPError, ValueError) as exc:
-        # The host may be internal and the message may quote it: only the route and the kind.
+    except Exception as exc:
+        # Whatever went wrong with one upstream (transport, status, body), the list goes on
+        # without it. The host may be internal and the message may quote it: only the route and
+        # the kind of failure are logged.
         logger.warning("model list of route %s failed: %s", source.route_id, type(exc).__name__)
         listed, lifetime = (), FAILURE_CACHE_SECONDS
     remember(key, listed, lifetime)

@@ -3,8 +3,10 @@ credentials, in which shape, cached, and what a failing upstream does."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import time
 from collections.abc import Iterator
 from unittest import mock
 
@@ -14,7 +16,7 @@ from asgiref.sync import sync_to_async
 from django.http import HttpResponse
 from django.test import TestCase
 
-from proxy import keys, logwriter, modelsource
+from proxy import keys, logwriter, modellist, modelsource
 from proxy.modellist import client_name, select
 from proxy.models import RequestLog
 from proxy.modelsource import Listed
@@ -253,6 +255,19 @@ class ModelListTests(TestCase):
         assert [item["id"] for item in json.loads(response.content)["data"]] == ["gpt-5"]
         assert "elsewhere.test" not in self.asked()
 
+    async def test_an_upstream_that_answers_garbage_contributes_nothing(self) -> None:
+        def handler(request: httpx.Request) -> httpx.Response:
+            if request.url.host == "ant.test":
+                return httpx.Response(200, content=b"<html>not json</html>")
+            if request.url.host == "oai.test":
+                return httpx.Response(200, json={"data": "not a list"})
+            return upstream_lists(request)
+
+        self.seam.handler = handler
+        response = await self.get(**{"x-headroom-key": self.secret})
+        assert response.status_code == 200
+        assert json.loads(response.content)["data"] == []
+
     async def test_an_unset_env_key_lists_nothing_for_its_route_and_asks_no_one(self) -> None:
         with mock.patch.dict(os.environ, {"HR_LIST_ANTHROPIC": ""}):
             response = await self.get(**{"x-headroom-key": self.secret})
@@ -298,3 +313,52 @@ class ModelListTests(TestCase):
         response = await self.get(authorization="Bearer hr-not-a-key")
         assert response.status_code == 401
         assert self.seam.requests == []
+
+
+# Bounds: how many upstreams are asked at once, and how long the answer waits.
+
+
+def inbound_for_list() -> object:
+    from proxy.gateway import Inbound
+
+    return Inbound("openai", "GET", "/v1/models", "", b"", {"authorization": "Bearer sk-c"}, [])
+
+
+def test_no_more_than_a_few_upstreams_are_asked_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    running, peak = 0, 0
+
+    async def slow_models(source: modelsource.Source) -> tuple[Listed, ...]:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.02)
+        running -= 1
+        return (Listed(f"m{source.route_id}"),)
+
+    monkeypatch.setattr(modellist, "models", slow_models)
+    routes = [route("*", position, upstream=f"http://u{position}.test") for position in range(10)]
+    listed = asyncio.run(modellist.servable(routes, inbound_for_list(), {}))
+    assert peak == modellist.CONCURRENCY
+    assert [name for name, _, _ in listed] == ["m1"]  # the first route wins every name
+
+
+def test_an_upstream_that_does_not_answer_in_time_is_left_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def models(source: modelsource.Source) -> tuple[Listed, ...]:
+        if source.route_id == 1:
+            await asyncio.sleep(30)
+        return (Listed("glm-4.6"), Listed("kimi-k2"))
+
+    monkeypatch.setattr(modellist, "models", models)
+    monkeypatch.setattr(modellist, "TOTAL_SECONDS", 0.1)
+    routes = [
+        route("glm-", 0, upstream="http://slow.test"),
+        route("kimi-", 1, upstream="http://quick.test"),
+    ]
+    started = time.monotonic()
+    listed = asyncio.run(modellist.servable(routes, inbound_for_list(), {}))
+    assert time.monotonic() - started < 2
+    assert [name for name, _, _ in listed] == ["kimi-k2"]
