@@ -13,6 +13,7 @@ from unittest import mock
 import httpx
 import pytest
 from asgiref.sync import sync_to_async
+from django.core.cache import cache
 from django.http import HttpResponse
 from django.test import TestCase
 
@@ -117,11 +118,14 @@ def test_a_page_without_its_list_is_a_failure() -> None:
 
 @pytest.fixture(autouse=True)
 def _fresh_state() -> Iterator[None]:
+    # Cached lists, keys and minute counters outlive a test's rolled-back rows.
     keys.reset()
     modelsource.forget()
+    cache.clear()
     yield
     keys.reset()
     modelsource.forget()
+    cache.clear()
 
 
 def upstream_lists(request: httpx.Request) -> httpx.Response:

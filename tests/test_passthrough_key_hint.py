@@ -22,10 +22,12 @@ GEMINI_PATH = "/v1beta/models/gemini-2.5-pro:generateContent"
 
 @pytest.fixture(autouse=True)
 def _fresh_keys() -> Iterator[None]:
+    # Minute counters outlive a test's rolled-back keys, whose ids a later test may reuse.
     keys.reset()
     cache.clear()
     yield
     keys.reset()
+    cache.clear()
 
 
 class PassthroughKeyHintTests(TestCase):
