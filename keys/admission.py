@@ -11,9 +11,10 @@ from keys.errors import Refused
 from keys.table import KeyRecord
 
 
-async def admit(secret: str | None) -> KeyRecord | None:
-    """The caller's key record, None for an anonymous caller, or Refused (401, 429) before any
-    upstream contact. A presented key is always checked; a missing one only when required."""
+async def identify(secret: str | None) -> KeyRecord | None:
+    """The caller's key record, None for an anonymous caller, or Refused (401) before any
+    upstream contact. A presented key is always checked; a missing one only when required. The
+    key's limits are applied later, by `enforce`, once the request is known to be sendable."""
     if not secret:
         if settings.HEADROOM_REQUIRE_KEY:
             raise Refused(
@@ -27,12 +28,17 @@ async def admit(secret: str | None) -> KeyRecord | None:
         raise Refused(401, "the gateway key is not valid", "gateway_key_invalid")
     try:
         check_usable(key)
-        table.touch(key.id)
-        await limits.enforce(key)
     except Refused as refusal:
         refusal.key = key
         raise
+    table.touch(key.id)
     return key
+
+
+async def enforce(key: KeyRecord | None) -> None:
+    """Count the request against the key's rate and budget (Refused, 429, when over either)."""
+    if key is not None:
+        await limits.enforce(key)
 
 
 def check_usable(key: KeyRecord) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import operator
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from itertools import accumulate
 
 from django.conf import settings
@@ -16,6 +18,7 @@ from django.http import HttpRequest
 
 from keys import admission
 from keys.errors import Refused
+from keys.table import KeyRecord
 from proxy import credentials
 from proxy.errors import GatewayError
 from proxy.exchange import Exchange
@@ -135,17 +138,31 @@ def check_model(inbound: Inbound) -> None:
         )
 
 
-async def identify(inbound: Inbound, exchange: Exchange) -> None:
-    """Name the calling team on the exchange, or refuse the request (401, 429) before any
-    upstream contact."""
+async def identify(inbound: Inbound, exchange: Exchange) -> KeyRecord | None:
+    """Name the calling team on the exchange, or refuse the request (401) before any upstream
+    contact; the key's limits come later (`enforce_limits`)."""
     secret = credentials.gateway_key(inbound.headers, inbound.query)
+    with refused_in_wire_format(exchange):
+        key = await admission.identify(secret)
+    if key is not None:
+        exchange.team, exchange.gateway_key_id = key.team, key.id
+    return key
+
+
+async def enforce_limits(key: KeyRecord | None, exchange: Exchange) -> None:
+    """Count the request against its key's rate and budget (429 when over either); called once
+    the request is known to be sendable, so a refused request never uses up the caller's rate."""
+    with refused_in_wire_format(exchange):
+        await admission.enforce(key)
+
+
+@contextmanager
+def refused_in_wire_format(exchange: Exchange) -> Iterator[None]:
     try:
-        key = await admission.admit(secret)
+        yield
     except Refused as refusal:
         if refusal.key is not None:
             exchange.team, exchange.gateway_key_id = refusal.key.team, refusal.key.id
         raise GatewayError(
             refusal.status, refusal.message, refusal.code, headers=refusal.headers
         ) from None
-    if key is not None:
-        exchange.team, exchange.gateway_key_id = key.team, key.id

@@ -79,8 +79,7 @@ def prepare(
 ) -> tuple[list[tuple[str, str]], str]:
     """The outbound headers and query string for this request's credential mode."""
     if auth == PASSTHROUGH:
-        if not has_client_credential(headers, query):
-            raise GatewayError(401, "no API key was sent with the request", "missing_api_key")
+        require(headers, query, auth, protocol)
         return without_gateway_keys(outbound_headers(raw_headers, strip_credentials=False), query)
     variable = auth.removeprefix("env:")
     key = os.environ.get(variable, "").strip()
@@ -92,3 +91,26 @@ def prepare(
     outbound = outbound_headers(raw_headers, strip_credentials=True)
     outbound.append(wire.get(protocol).credential_header(key))
     return outbound, gemini.drop_query_key(query)
+
+
+# Where each family's SDKs and tools send the provider key, for the message below.
+PROVIDER_KEY_POSITIONS = {
+    "openai": "Authorization: Bearer …",
+    "anthropic": "x-api-key",
+    "gemini": "x-goog-api-key",
+}
+
+
+def require(headers: dict[str, str], query: str, auth: str, protocol: str) -> None:
+    """Refuse (401) a passthrough request that carries no provider key, saying what to send
+    when the caller put its gateway key where this route expects the provider's."""
+    if auth != PASSTHROUGH or has_client_credential(headers, query):
+        return
+    if gateway_key(headers, query) is None:
+        raise GatewayError(401, "no API key was sent with the request", "missing_api_key")
+    raise GatewayError(
+        401,
+        "this route forwards your own provider key: send the gateway key as x-headroom-key "
+        f"and your provider key as {PROVIDER_KEY_POSITIONS[protocol]}",
+        "missing_api_key",
+    )

@@ -13,10 +13,21 @@ import traceback
 
 from django.http import HttpRequest, HttpResponse
 
-from proxy import admit, forward, inbound, record, respond, responsecache, savings
+from proxy import (
+    admit,
+    credentials,
+    forward,
+    inbound,
+    modellist,
+    record,
+    respond,
+    responsecache,
+    savings,
+)
 from proxy.errors import GatewayError, error_response
 from proxy.exchange import Exchange
 from proxy.inbound import Inbound, Surface
+from routing.families import default_targets
 
 logger = logging.getLogger(__name__)
 
@@ -57,9 +68,16 @@ async def proxy(
     inbound.parse_model(received, surface)
     admit.check_model(received)
     exchange.model, exchange.stream = received.model, received.stream
-    await admit.identify(received, exchange)
+    key = await admit.identify(received, exchange)
+    if modellist.answers(received, exchange):
+        await admit.enforce_limits(key, exchange)
+        listed = await modellist.respond(received, exchange, default_targets())
+        return respond.with_gateway_headers(listed, exchange)
     resolution = await forward.resolve_request(received)
     forward.describe_route(exchange, resolution)
+    # A request refused for a missing provider key does not count against the key's rate.
+    credentials.require(received.headers, received.query, resolution.auth, resolution.protocol)
+    await admit.enforce_limits(key, exchange)
     savings.apply(received, resolution.route, exchange)
     slot = await responsecache.open_slot(received, resolution.route, exchange)
     if slot is not None and slot.entry is not None:
