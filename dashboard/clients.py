@@ -45,8 +45,10 @@ def snippets(base_url: str) -> list[Snippet]:
             f"curl {base_url}/v1/chat/completions \\\n"
             '  -H "Authorization: Bearer $OPENAI_API_KEY" \\\n'
             '  -H "Content-Type: application/json" \\\n'
-            '  -d \'{"model": "gpt-4.1-mini", '
-            '"messages": [{"role": "user", "content": "Hello"}]}\'',
+            "  -d '{\n"
+            '    "model": "gpt-4.1-mini",\n'
+            '    "messages": [{"role": "user", "content": "Hello"}]\n'
+            "  }'",
         ),
         Snippet(
             "claude-code",

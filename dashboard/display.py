@@ -31,8 +31,10 @@ def share(value: float | None) -> str:
 
 def priced_usd(value: Decimal | None, f: Figures) -> str:
     """A priced sum; with no priced row but estimated ones it reads $0.00 (the estimate follows
-    beside it), and "unpriced" only when no row of the set has a price at all."""
-    return usd(Decimal(0) if value is None and f.estimated_requests else value)
+    beside it), as it does with no rows at all, and "unpriced" only when the set has rows and
+    none of them has a price."""
+    nothing_unpriced = f.estimated_requests or not f.unpriced_requests
+    return usd(Decimal(0) if value is None and nothing_unpriced else value)
 
 
 def usd(value: Decimal | float | None) -> str:

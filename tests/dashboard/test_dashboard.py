@@ -123,6 +123,11 @@ def test_unpriced_spend_reads_unpriced_not_zero(client: Client, db: None) -> Non
     assert "1 request unpriced" in tiles["spend"].detail
 
 
+def test_with_no_requests_spend_reads_zero_not_unpriced(client: Client, db: None) -> None:
+    tiles = {t.id: t for t in client.get("/dashboard/").context["tiles"]}
+    assert (tiles["spend"].value, tiles["saved_usd"].value) == ("$0.00", "$0.00")
+
+
 def test_estimated_only_spend_reads_zero_priced_plus_the_estimate(client: Client, db: None) -> None:
     row = seed_row(
         random.Random(2),
