@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from dashboard.display import usd
 from dashboard.stats import Point
+from requestlog.pricing import usd
 
 # The viewBox is about the size a chart is drawn at on a wide screen, so its 12-unit text reads
 # near 12 px there; the SVG scales with its box (width 100%) on narrower screens.

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from dashboard.stats import NOTES, Figures, Percentile, Recent
+from requestlog.pricing import usd
 
 RANGE_LABELS = {"24h": "Last 24 hours", "7d": "Last 7 days", "30d": "Last 30 days"}
-UNPRICED = "unpriced"
+UNPRICED = usd(None)
 NONE = "—"
 # Shown wherever "unpriced" may appear, so the word never stands unexplained.
 UNPRICED_NOTE = (
@@ -35,17 +36,6 @@ def priced_usd(value: Decimal | None, f: Figures) -> str:
     none of them has a price."""
     nothing_unpriced = f.estimated_requests or not f.unpriced_requests
     return usd(Decimal(0) if value is None and nothing_unpriced else value)
-
-
-def usd(value: Decimal | float | None) -> str:
-    """Dollars to the cent, the one money format of the page: $12.34, and <$0.01 for an amount
-    that would otherwise read as $0.00 though something was spent."""
-    if value is None:
-        return UNPRICED
-    if value == 0 or abs(value) >= Decimal("0.01"):
-        sign = "-" if value < 0 else ""
-        return f"{sign}${abs(value):,.2f}"
-    return "<$0.01" if value > 0 else ">-$0.01"
 
 
 def duration(value: float | None) -> str:

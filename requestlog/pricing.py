@@ -187,3 +187,15 @@ def compute(
 
 def _usd(per_million: Decimal) -> Decimal:
     return (Decimal(per_million) / MILLION).quantize(USD_QUANTUM)
+
+
+def usd(value: Decimal | float | None) -> str:
+    """How an amount reads wherever it is shown (dashboard, admin): dollars to the cent, $12.34,
+    and <$0.01 for an amount that would otherwise read as $0.00 though something was spent;
+    "unpriced" when the model had no price."""
+    if value is None:
+        return "unpriced"
+    if value == 0 or abs(value) >= Decimal("0.01"):
+        sign = "-" if value < 0 else ""
+        return f"{sign}${abs(value):,.2f}"
+    return "<$0.01" if value > 0 else ">-$0.01"

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from dashboard import consumers, display, stats
 from dashboard.consumers import DashboardConsumer
+from requestlog import pricing
 from requestlog.models import CostSource, RequestLog
 from tests.dashboard.test_stats import seed_row
 
@@ -262,7 +263,7 @@ def test_a_cost_under_a_cent_reads_as_less_than_a_cent_not_zero(client: Client, 
     ],
 )
 def test_money_reads_in_one_format(amount: Decimal | float | None, text: str) -> None:
-    assert display.usd(amount) == text
+    assert pricing.usd(amount) == text
 
 
 @pytest.mark.parametrize(
