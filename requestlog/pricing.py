@@ -195,7 +195,8 @@ def usd(value: Decimal | float | None) -> str:
     "unpriced" when the model had no price."""
     if value is None:
         return "unpriced"
-    if value == 0 or abs(value) >= Decimal("0.01"):
-        sign = "-" if value < 0 else ""
-        return f"{sign}${abs(value):,.2f}"
-    return "<$0.01" if value > 0 else ">-$0.01"
+    amount = Decimal(str(value)) if isinstance(value, float) else value
+    if amount == 0 or abs(amount) >= Decimal("0.01"):
+        sign = "-" if amount < 0 else ""
+        return f"{sign}${abs(amount):,.2f}"
+    return "<$0.01" if amount > 0 else ">-$0.01"
