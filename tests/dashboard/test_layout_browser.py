@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, expect
 
 from requestlog.models import CostSource, RequestLog
 from tests.conftest import Gateway
@@ -96,6 +96,8 @@ def test_the_dashboard_fits_the_screen_before_and_after_the_first_requests(
     assert page.locator("#base-url").inner_text() == gateway.url
     assert_nothing_overflows(page)
     screenshot(page, f"dashboard-first-request-{width}")
+    page.click('[data-copy="snippet-claude-code"]')
+    expect(page.locator('[data-copy="snippet-claude-code"]')).to_have_text("Copied")
 
     outside_the_browser_loop(lambda: RequestLog.objects.add_rows(a_day_of_traffic()))
     page.reload()
