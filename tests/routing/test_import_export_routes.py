@@ -446,7 +446,7 @@ def test_an_invalid_environment_setting_is_rejected_and_named(settings: Any) -> 
         run("import_routes", "--from-env")
 
     assert str(raised.value).startswith("HEADROOM_UPSTREAM_ROUTES: rejected, nothing imported:")
-    assert "entry 0: auth: Enter 'passthrough'" in str(raised.value)
+    assert "entry 1: auth: Enter 'passthrough'" in str(raised.value)
     assert not UpstreamRoute.objects.exists()
 
 
