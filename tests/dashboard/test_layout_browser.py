@@ -101,11 +101,14 @@ def test_the_dashboard_fits_the_screen_before_and_after_the_first_requests(
 
     outside_the_browser_loop(lambda: RequestLog.objects.add_rows(a_day_of_traffic()))
     page.reload()
+    page.evaluate("window.scrollTo(0, 0)")  # the reload keeps the place of the Copy button
     assert page.locator('[data-tile="requests"] .value').inner_text() == "161"
     assert_nothing_overflows(page)
     screenshot(page, f"dashboard-{width}")
 
-    # The SQL behind a figure opens in place and still fits.
+    # The custom dates and the SQL behind a figure open in place and still fit.
+    page.click('summary[data-range="custom"]')
+    assert page.locator('.ranges input[name="from"]').is_visible()
     page.click('[data-tile="spend"] details.how summary')
     assert "cost_source" in page.locator('[data-tile="spend"] details.how code').inner_text()
     assert_nothing_overflows(page)
