@@ -9,11 +9,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from dashboard.stats import Point
+from requestlog.pricing import usd
 
-WIDTH = 720
-HEIGHT = 150
-LEFT = 64  # room for the y-axis labels
-BOTTOM = 18  # room for the x-axis labels
+# The viewBox is about the size a chart is drawn at on a wide screen, so its 12-unit text reads
+# near 12 px there; the SVG scales with its box (width 100%) on narrower screens.
+WIDTH = 480
+HEIGHT = 170
+LEFT = 62  # room for the y-axis labels
+BOTTOM = 20  # room for the x-axis labels
 PLOT_WIDTH = WIDTH - LEFT - 4
 PLOT_HEIGHT = HEIGHT - BOTTOM - 6
 X_LABELS = 6
@@ -117,7 +120,7 @@ def _x_labels(points: Sequence[Point], slot: float, bucket: str) -> list[Label]:
     every = max(1, -(-len(points) // X_LABELS))
     fmt = "%H:00" if bucket == "hour" else "%m-%d"
     return [
-        Label(round(LEFT + (index + 0.5) * slot, 2), HEIGHT - 4, point.start.strftime(fmt))
+        Label(round(LEFT + (index + 0.5) * slot, 2), HEIGHT - 5, point.start.strftime(fmt))
         for index, point in enumerate(points)
         if index % every == 0
     ]
@@ -126,9 +129,6 @@ def _x_labels(points: Sequence[Point], slot: float, bucket: str) -> list[Label]:
 def dashboard_charts(points: Sequence[Point], bucket: str) -> list[Chart]:
     def whole(value: float) -> str:
         return f"{value:,.0f}"
-
-    def dollars(value: float) -> str:
-        return f"${value:,.2f}" if value >= 0.01 or value == 0 else f"${value:.4f}"
 
     return [
         stacked(
@@ -161,7 +161,7 @@ def dashboard_charts(points: Sequence[Point], bucket: str) -> list[Chart]:
                 Layer("spend", "priced", lambda p: float(p.measures.cost_priced)),
                 Layer("est", "estimated", lambda p: float(p.measures.cost_estimated)),
             ],
-            dollars,
+            usd,
             bucket,
         ),
     ]

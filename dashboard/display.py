@@ -10,9 +10,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from dashboard.stats import NOTES, Figures, Percentile, Recent
+from requestlog.pricing import usd
 
-UNPRICED = "unpriced"
+RANGE_LABELS = {"24h": "Last 24 hours", "7d": "Last 7 days", "30d": "Last 30 days"}
+UNPRICED = usd(None)
 NONE = "—"
+# Shown wherever "unpriced" may appear, so the word never stands unexplained.
+UNPRICED_NOTE = (
+    "“unpriced”: the model has no entry in the price list, so the gateway cannot tell what its "
+    "requests cost; they are counted, never added as $0. Add a price to include them."
+)
 
 
 def count(value: int) -> str:
@@ -25,21 +32,19 @@ def share(value: float | None) -> str:
 
 def priced_usd(value: Decimal | None, f: Figures) -> str:
     """A priced sum; with no priced row but estimated ones it reads $0.00 (the estimate follows
-    beside it), and "unpriced" only when no row of the set has a price at all."""
-    return usd(Decimal(0) if value is None and f.estimated_requests else value)
+    beside it), as it does with no rows at all, and "unpriced" only when the set has rows and
+    none of them has a price."""
+    nothing_unpriced = f.estimated_requests or not f.unpriced_requests
+    return usd(Decimal(0) if value is None and nothing_unpriced else value)
 
 
-def usd(value: Decimal | None) -> str:
-    """Dollars to the cent; amounts under a cent keep four decimals so they do not read $0."""
+def duration(value: float | None) -> str:
+    """Milliseconds below a second, seconds above it: LLM requests often take many seconds."""
     if value is None:
-        return UNPRICED
-    if value == 0 or abs(value) >= Decimal("0.01"):
-        return f"${value:,.2f}"
-    return f"${value:.4f}"
-
-
-def ms(value: float | None) -> str:
-    return NONE if value is None else f"{value:,.1f} ms"
+        return NONE
+    if value < 1000:
+        return f"{value:,.0f} ms"
+    return f"{value / 1000:,.1f} s"
 
 
 def approx_ms(value: Percentile) -> str:
@@ -53,8 +58,9 @@ def approx_ms(value: Percentile) -> str:
 def bin_text(value: Percentile) -> str:
     if value.value is None:
         return "no requests"
-    high = "∞" if value.high is None else f"{value.high:g}"
-    return f"in the [{value.low:g}, {high}) ms bin"
+    if value.high is None:
+        return f"{value.low:,g} ms or more (the top bin)"
+    return f"between {value.low:,g} and {value.high:,g} ms"
 
 
 @dataclass(frozen=True)
@@ -78,7 +84,7 @@ def tiles(f: Figures) -> list[Tile]:
         ),
         Tile(
             "input_tokens",
-            "Input tokens (billed)",
+            "Input tokens",
             count(f.input_tokens),
             f"{count(f.uncached_input_tokens)} uncached · {count(f.cache_read_tokens)} cache "
             f"read · {count(f.cache_write_tokens)} cache write",
@@ -95,7 +101,7 @@ def tiles(f: Figures) -> list[Tile]:
         ),
         Tile(
             "saved_usd",
-            "USD saved",
+            "Money saved",
             priced_usd(f.saved_usd, f),
             f"+ {usd(f.saved_usd_estimated)} estimated" if f.estimated_requests else "",
             NOTES["saved_usd"],
@@ -109,14 +115,14 @@ def tiles(f: Figures) -> list[Tile]:
         ),
         Tile(
             "overhead_p50",
-            "Gateway overhead p50",
+            "Gateway overhead, median",
             approx_ms(f.overhead_p50),
             bin_text(f.overhead_p50),
             NOTES["overhead"],
         ),
         Tile(
             "overhead_p95",
-            "Gateway overhead p95",
+            "Gateway overhead, 95th pct.",
             approx_ms(f.overhead_p95),
             bin_text(f.overhead_p95),
             NOTES["overhead"],
@@ -124,26 +130,30 @@ def tiles(f: Figures) -> list[Tile]:
     ]
 
 
+def requests(number: int) -> str:
+    return f"{count(number)} request" + ("" if number == 1 else "s")
+
+
 def spend_detail(f: Figures) -> str:
     parts = []
     if f.estimated_requests:
-        parts.append(f"+ {usd(f.spend_estimated)} estimated ({count(f.estimated_requests)} req.)")
+        parts.append(f"+ {usd(f.spend_estimated)} estimated ({requests(f.estimated_requests)})")
     if f.unpriced_requests:
-        parts.append(f"{count(f.unpriced_requests)} req. unpriced")
+        parts.append(f"{requests(f.unpriced_requests)} unpriced")
     return " · ".join(parts)
 
 
 # Breakdown tables: (sort key, heading) per column, and the cells of one line.
 COLUMNS = (
     ("requests", "Requests"),
-    ("error_rate", "Errors"),
-    ("input_tokens", "Input tok."),
-    ("output_tokens", "Output tok."),
-    ("tokens_saved", "Saved tok."),
+    ("error_rate", "Error rate"),
+    ("input_tokens", "Input tokens"),
+    ("output_tokens", "Output tokens"),
+    ("tokens_saved", "Tokens saved"),
     ("spend", "Spend"),
-    ("saved_usd", "USD saved"),
-    ("cache_hit_rate", "Cache hits"),
-    ("overhead_p95", "Overhead p95"),
+    ("saved_usd", "Money saved"),
+    ("cache_hit_rate", "Cache hit rate"),
+    ("overhead_p95", "Overhead, 95th pct."),
 )
 
 
@@ -175,10 +185,10 @@ RECENT_HEADINGS = (
     "Route",
     "Team",
     "Latency",
-    "TTFB",
-    "Input tok.",
-    "Output tok.",
-    "Saved tok.",
+    "Time to first byte",
+    "Input tokens",
+    "Output tokens",
+    "Tokens saved",
     "Cost",
 )
 
@@ -208,8 +218,8 @@ def recent_cells(row: Recent) -> list[str]:
         row.model or NONE,
         row.route or NONE,
         row.team or NONE,
-        ms(row.latency_ms),
-        ms(row.ttfb_ms),
+        duration(row.latency_ms),
+        duration(row.ttfb_ms),
         count(row.input_tokens),
         count(row.output_tokens),
         count(row.tokens_saved),

@@ -14,7 +14,7 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 
-from dashboard import charts, display, stats
+from dashboard import charts, clients, display, stats
 
 # Live updates ask for at most this many new rows at a time; the page shows the newest.
 LIVE_LIMIT = 50
@@ -35,18 +35,34 @@ def index(request: HttpRequest) -> HttpResponse:
     filters = _filters(request)
     board = stats.build(filters, _sorts(request))
     params = filters.as_params()
+    base_url = request.build_absolute_uri("/").rstrip("/")
     context = {
         "board": board,
         "tiles": display.tiles(board.headline),
         "charts": charts.dashboard_charts(board.series, filters.range.bucket),
         "tables": [_table(table, request, params) for table in board.breakdowns],
         "recent_headings": display.RECENT_HEADINGS,
-        "recent": [(row, display.recent_cells(row)) for row in board.recent],
+        "recent": [
+            (row, list(zip(display.RECENT_HEADINGS, display.recent_cells(row), strict=True)))
+            for row in board.recent
+        ],
         "query": urlencode(params),
-        "ranges": [(name, _link(request, range=name)) for name in stats.PRESETS],
+        "ranges": [
+            (name, display.RANGE_LABELS[name], _link(request, range=name)) for name in stats.PRESETS
+        ],
+        "kept_filters": {k: v for k, v in params.items() if k not in RANGE_PARAMS},
+        "clear_link": "?" + urlencode({k: v for k, v in params.items() if k in RANGE_PARAMS}),
         "status_choices": list(stats.STATUS_CLASSES),
+        "unpriced": display.UNPRICED_NOTE if board.headline.unpriced_requests else "",
+        # A gateway that has never logged a request opens on how to send the first one.
+        "first_request": board.latest_id == 0,
+        "base_url": base_url,
+        "snippets": clients.snippets(base_url),
     }
     return render(request, "dashboard/index.html", context)
+
+
+RANGE_PARAMS = ("range", "from", "to")
 
 
 def _link(request: HttpRequest, **changes: str) -> str:
@@ -64,6 +80,7 @@ def _table(
     table: stats.Breakdown, request: HttpRequest, params: dict[str, str]
 ) -> dict[str, object]:
     headings = [("key", TABLE_TITLES[table.dimension])] + list(display.COLUMNS)
+    labels = [label for _, label in display.COLUMNS]
     columns = []
     for key, label in headings:
         active = key == table.sort
@@ -76,8 +93,13 @@ def _table(
         "dimension": table.dimension,
         "title": TABLE_TITLES[table.dimension],
         "columns": columns,
+        # Each cell with its column's heading, which labels it where a row reads as a card.
         "lines": [
-            (line.key or display.NONE, display.line_cells(line.figures)) for line in table.lines
+            (
+                line.key or display.NONE,
+                list(zip(labels, display.line_cells(line.figures), strict=True)),
+            )
+            for line in table.lines
         ],
         "csv": f"export/{table.dimension}.csv?{urlencode(params)}",
     }

@@ -5,6 +5,13 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
+# The admin carries the product's name, and its "View site" link opens the dashboard: the site
+# root belongs to the gateway's API, which answers a browser with a JSON 404.
+admin.site.site_header = "Headroom Gateway"
+admin.site.site_title = "Headroom Gateway"
+admin.site.index_title = "Routes, keys, prices and the request log"
+admin.site.site_url = "/dashboard/"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("dashboard/", include("dashboard.urls")),

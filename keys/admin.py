@@ -10,6 +10,7 @@ from django.template.response import TemplateResponse
 
 from keys import issuing
 from keys.models import GatewayKey
+from requestlog.pricing import usd
 
 
 @admin.register(GatewayKey)
@@ -25,7 +26,7 @@ class GatewayKeyAdmin(admin.ModelAdmin[GatewayKey]):
         "expires",
         "last_used",
         "requests_per_minute",
-        "monthly_budget_usd",
+        "monthly_budget",
         "created",
     ]
     list_filter = ["active", "team"]
@@ -42,6 +43,10 @@ class GatewayKeyAdmin(admin.ModelAdmin[GatewayKey]):
         "last_used",
     ]
     readonly_fields = ["display_prefix", "created", "last_used"]
+
+    @admin.display(description="monthly budget", ordering="monthly_budget_usd")
+    def monthly_budget(self, obj: GatewayKey) -> str:
+        return "none" if obj.monthly_budget_usd is None else usd(obj.monthly_budget_usd)
 
     @admin.display(description="key")
     def display_prefix(self, obj: GatewayKey) -> str:

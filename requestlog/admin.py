@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from django.contrib import admin
@@ -11,6 +12,7 @@ from django.http import HttpRequest
 from django.utils.functional import cached_property
 
 from requestlog.models import ModelPrice, RequestLog
+from requestlog.pricing import usd
 from routing.families import Family
 
 
@@ -98,10 +100,17 @@ class CappedPaginator(Paginator[RequestLog]):
         return self.object_list.order_by()[: self.CAP].count()
 
 
+def duration(ms: float | None) -> str:
+    """Milliseconds below a second, seconds above; "—" when no byte reached the client."""
+    if ms is None:
+        return "—"
+    return f"{ms:,.0f} ms" if ms < 1000 else f"{ms / 1000:,.1f} s"
+
+
 @admin.register(RequestLog)
 class RequestLogAdmin(admin.ModelAdmin[RequestLog]):
     list_display = [
-        "created",
+        "time",
         "family",
         "method",
         "endpoint",
@@ -109,10 +118,10 @@ class RequestLogAdmin(admin.ModelAdmin[RequestLog]):
         "route_label",
         "status",
         "error_type",
-        "latency_ms",
+        "latency",
         "input_tokens",
         "output_tokens",
-        "cost_usd",
+        "cost",
         "cost_source",
         "team",
     ]
@@ -125,8 +134,52 @@ class RequestLogAdmin(admin.ModelAdmin[RequestLog]):
     paginator = CappedPaginator
     list_per_page = 50
 
+    # Columns shown by a method with a plain label and formatted value instead of the raw field
+    # ("Ttfb ms: 12.345678", "Cost usd: 0.0000012000").
+    READABLE = {
+        "created": "time",
+        "latency_ms": "latency",
+        "ttfb_ms": "time_to_first_byte",
+        "overhead_ms": "gateway_overhead",
+        "cost_usd": "cost",
+        "saved_usd": "saved",
+    }
+
+    def get_fields(self, request: HttpRequest, obj: RequestLog | None = None) -> list[str]:  # type: ignore[override]
+        return self.readable_fields()
+
     def get_readonly_fields(self, request: HttpRequest, obj: RequestLog | None = None) -> list[str]:
-        return [field.name for field in RequestLog._meta.fields]
+        return self.readable_fields()
+
+    def readable_fields(self) -> list[str]:
+        """Every field, those with a plain label under their method's name."""
+        return [
+            self.READABLE.get(f.name, f.name) for f in RequestLog._meta.fields if f.name != "id"
+        ]
+
+    @admin.display(description="time (UTC)", ordering="created")
+    def time(self, row: RequestLog) -> str:
+        return row.created.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+    @admin.display(description="latency", ordering="latency_ms")
+    def latency(self, row: RequestLog) -> str:
+        return duration(row.latency_ms)
+
+    @admin.display(description="time to first byte")
+    def time_to_first_byte(self, row: RequestLog) -> str:
+        return duration(row.ttfb_ms)
+
+    @admin.display(description="gateway overhead")
+    def gateway_overhead(self, row: RequestLog) -> str:
+        return duration(row.overhead_ms)
+
+    @admin.display(description="cost", ordering="cost_usd")
+    def cost(self, row: RequestLog) -> str:
+        return usd(row.cost_usd)
+
+    @admin.display(description="saved")
+    def saved(self, row: RequestLog) -> str:
+        return usd(row.saved_usd)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

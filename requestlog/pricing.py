@@ -187,3 +187,16 @@ def compute(
 
 def _usd(per_million: Decimal) -> Decimal:
     return (Decimal(per_million) / MILLION).quantize(USD_QUANTUM)
+
+
+def usd(value: Decimal | float | None) -> str:
+    """How an amount reads wherever it is shown (dashboard, admin): dollars to the cent, $12.34,
+    and <$0.01 for an amount that would otherwise read as $0.00 though something was spent;
+    "unpriced" when the model had no price."""
+    if value is None:
+        return "unpriced"
+    amount = Decimal(str(value)) if isinstance(value, float) else value
+    if amount == 0 or abs(amount) >= Decimal("0.01"):
+        sign = "-" if amount < 0 else ""
+        return f"{sign}${abs(amount):,.2f}"
+    return "<$0.01" if amount > 0 else ">-$0.01"

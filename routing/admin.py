@@ -6,18 +6,19 @@ same resolver the gateway uses.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
-from django.utils.html import format_html
-from django.utils.safestring import SafeString
+from django.utils.html import escape, format_html
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
 
 from routing.baseurl import InvalidBaseURL
@@ -26,6 +27,27 @@ from routing.models import AllowedUpstream, UpstreamRoute
 from routing.resolver import Resolution, resolve
 
 WHICH_PREFIX = "which"
+# How an unset key variable is flagged; the variable's value is never shown, only whether it is set.
+UNSET = '<strong class="env-unset" style="color: var(--error-fg)">{}</strong>'
+
+
+def breakable(text: str) -> SafeString:
+    """Text that may wrap after a dot, slash, colon or underscore: long URLs and variable names
+    then break where a reader expects, not in the middle of a word."""
+    escaped = str(escape(text))
+    for mark in "./:_":
+        escaped = escaped.replace(mark, mark + "<wbr>")
+    return mark_safe(escaped)  # noqa: S308 - escaped above; only <wbr> is added
+
+
+def key_variable(auth: str) -> tuple[str, bool] | None:
+    """For `env:VAR` auth, the variable's name and whether this server's environment sets it
+    (to something other than blanks, as the gateway reads it); None for passthrough."""
+    if not auth.startswith("env:"):
+        return None
+    name = auth.removeprefix("env:")
+    return name, bool(os.environ.get(name, "").strip())
+
 
 # The models whose admin has the enable and disable actions.
 Switchable = TypeVar("Switchable", UpstreamRoute, AllowedUpstream)
@@ -171,7 +193,7 @@ class UpstreamRouteAdmin(admin.ModelAdmin[UpstreamRoute]):
         "model_prefix",
         "upstream_or_default",
         "protocol",
-        "auth",
+        "auth_state",
         "strip_prefix",
         "compression_or_default",
         "cache_ttl",
@@ -184,10 +206,13 @@ class UpstreamRouteAdmin(admin.ModelAdmin[UpstreamRoute]):
     search_fields = ["model_prefix", "upstream", "notes"]
     ordering = ["position", "id"]
     actions = [enable_selected, disable_selected]
-    readonly_fields = ["created", "updated"]
+    readonly_fields = ["key_variable_state", "created", "updated"]
     fieldsets = [
         (None, {"fields": ["position", "model_prefix", "enabled"]}),
-        ("Upstream", {"fields": ["upstream", "protocol", "auth", "strip_prefix"]}),
+        (
+            "Upstream",
+            {"fields": ["upstream", "protocol", "auth", "key_variable_state", "strip_prefix"]},
+        ),
         (
             "Behaviour",
             {
@@ -204,8 +229,40 @@ class UpstreamRouteAdmin(admin.ModelAdmin[UpstreamRoute]):
     ]
 
     @admin.display(description="upstream", ordering="upstream")
-    def upstream_or_default(self, route: UpstreamRoute) -> str:
-        return route.upstream or f"default of {route.protocol}"
+    def upstream_or_default(self, route: UpstreamRoute) -> SafeString:
+        return breakable(route.upstream or f"default of {route.protocol}")
+
+    @admin.display(description="auth", ordering="auth")
+    def auth_state(self, route: UpstreamRoute) -> SafeString | str:
+        state = key_variable(route.auth)
+        if state is None or state[1]:
+            return breakable(route.auth)
+        return format_html("{} " + UNSET, breakable(route.auth), "unset")
+
+    @admin.display(description="key variable")
+    def key_variable_state(self, route: UpstreamRoute) -> SafeString | str:
+        state = key_variable(route.auth)
+        if state is None:
+            return "none: passthrough forwards the client's own key"
+        name, is_set = state
+        if is_set:
+            return f"{name} is set in the server's environment"
+        return format_html(
+            UNSET + ": requests on this route are refused (502) until it is set and the "
+            "gateway restarted with it.",
+            f"{name} is not set in the server's environment",
+        )
+
+    def save_model(self, request: HttpRequest, obj: UpstreamRoute, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        state = key_variable(obj.auth)
+        if state is not None and not state[1]:
+            self.message_user(
+                request,
+                f"{state[0]} is not set in the server's environment: requests on this route are "
+                "refused (502) until it is.",
+                messages.WARNING,
+            )
 
     @admin.display(description="compression", ordering="compression")
     def compression_or_default(self, route: UpstreamRoute) -> str:

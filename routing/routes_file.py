@@ -96,10 +96,11 @@ def loads(text: str) -> list[UpstreamRoute]:
         raise RoutesFileError(["the routes must be a JSON list of objects"])
     routes: list[UpstreamRoute] = []
     problems: list[str] = []
-    for index, entry in enumerate(data):
+    # Entries are counted from 1, as a person reading the file counts them: "entry 2" is the second.
+    for number, entry in enumerate(data, start=1):
         route, errors = read_entry(entry)
         routes.append(route)
-        problems.extend(f"entry {index}: {error}" for error in errors)
+        problems.extend(f"entry {number}: {error}" for error in errors)
     if problems:
         raise RoutesFileError(problems)
     return routes

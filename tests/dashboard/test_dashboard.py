@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import html
 import io
 import random
 from datetime import timedelta
@@ -17,8 +18,9 @@ from django.db import connection
 from django.test import Client, TestCase
 from django.utils import timezone
 
-from dashboard import consumers, stats
+from dashboard import consumers, display, stats
 from dashboard.consumers import DashboardConsumer
+from requestlog import pricing
 from requestlog.models import CostSource, RequestLog
 from tests.dashboard.test_stats import seed_row
 
@@ -92,7 +94,8 @@ def test_the_page_says_how_every_figure_is_computed(client: Client, rows: list) 
 def test_the_page_loads_nothing_from_another_host(client: Client, rows: list) -> None:
     body = client.get("/dashboard/").content.decode()
     assert "<svg" in body
-    assert "http://" not in body.replace("http://www.w3.org", "")
+    # The one address on the page is the gateway's own, in the snippets that point clients at it.
+    assert "http://" not in body.replace("http://www.w3.org", "").replace("http://127.0.0.1", "")
     assert "https://" not in body
     assert "<link" not in body
     assert "<script src" not in body
@@ -118,7 +121,12 @@ def test_unpriced_spend_reads_unpriced_not_zero(client: Client, db: None) -> Non
     )
     tiles = {t.id: t for t in client.get("/dashboard/").context["tiles"]}
     assert tiles["spend"].value == "unpriced"
-    assert "1 req. unpriced" in tiles["spend"].detail
+    assert "1 request unpriced" in tiles["spend"].detail
+
+
+def test_with_no_requests_spend_reads_zero_not_unpriced(client: Client, db: None) -> None:
+    tiles = {t.id: t for t in client.get("/dashboard/").context["tiles"]}
+    assert (tiles["spend"].value, tiles["saved_usd"].value) == ("$0.00", "$0.00")
 
 
 def test_estimated_only_spend_reads_zero_priced_plus_the_estimate(client: Client, db: None) -> None:
@@ -133,10 +141,11 @@ def test_estimated_only_spend_reads_zero_priced_plus_the_estimate(client: Client
     context = client.get("/dashboard/").context
     tiles = {t.id: t for t in context["tiles"]}
     assert (tiles["spend"].value, tiles["saved_usd"].value) == ("$0.00", "$0.00")
-    assert "+ $0.25 estimated (1 req.)" in tiles["spend"].detail
+    assert "+ $0.25 estimated (1 request)" in tiles["spend"].detail
     assert tiles["saved_usd"].detail == "+ $0.05 estimated"
     model_table = next(t for t in context["tables"] if t["dimension"] == "model")
-    [(_, cells)] = model_table["lines"]
+    [(_, labelled)] = model_table["lines"]
+    cells = [text for _, text in labelled]
     assert "$0.00 (+$0.25 est.)" in cells and "$0.00 (+$0.05 est.)" in cells
 
 
@@ -231,13 +240,109 @@ def test_live_json_applies_the_filters(client: Client, rows: list) -> None:
     assert {row["cells"][3] for row in data["rows"]} == {"glm-4.6"}
 
 
-def test_a_cost_under_a_cent_does_not_read_as_zero(client: Client, db: None) -> None:
+def test_a_cost_under_a_cent_reads_as_less_than_a_cent_not_zero(client: Client, db: None) -> None:
     rng = random.Random(5)
     RequestLog.objects.add_rows(
         [seed_row(rng, timezone.now(), cost_source=CostSource.PRICED, cost_usd=Decimal("0.0012"))]
     )
     tiles = {t.id: t for t in client.get("/dashboard/").context["tiles"]}
-    assert tiles["spend"].value == "$0.0012"
+    assert tiles["spend"].value == "<$0.01"
+
+
+@pytest.mark.parametrize(
+    ("amount", "text"),
+    [
+        (Decimal("12.34"), "$12.34"),
+        (Decimal("1234.5"), "$1,234.50"),
+        (Decimal("0.0000000001"), "<$0.01"),
+        (Decimal("0.004"), "<$0.01"),
+        (Decimal("0.01"), "$0.01"),
+        (Decimal(0), "$0.00"),
+        (0.25, "$0.25"),
+        (None, "unpriced"),
+    ],
+)
+def test_money_reads_in_one_format(amount: Decimal | float | None, text: str) -> None:
+    assert pricing.usd(amount) == text
+
+
+@pytest.mark.parametrize(
+    ("ms", "text"), [(None, "—"), (87.4, "87 ms"), (999.4, "999 ms"), (12_345, "12.3 s")]
+)
+def test_durations_read_in_milliseconds_below_a_second_and_seconds_above(
+    ms: float | None, text: str
+) -> None:
+    assert display.duration(ms) == text
+
+
+def test_labels_are_plain_words(client: Client, rows: list) -> None:
+    body = client.get("/dashboard/").content.decode()
+    assert "Time to first byte" in body
+    for jargon in ("TTFB", "Ttfb", " tok.<", "USD saved", "p95<", "p50<"):
+        assert jargon not in body
+
+
+def test_there_is_one_time_range_control(client: Client, rows: list) -> None:
+    body = client.get("/dashboard/?range=7d").content.decode()
+    assert body.count('name="range"') == 2  # the custom dates' and the filters' hidden inputs
+    assert '<select name="range">' not in body
+    assert '<a href="?range=7d" data-range="7d" class="active" aria-current="true">' in body
+
+
+def test_the_filters_keep_a_custom_range(client: Client, rows: list) -> None:
+    body = client.get("/dashboard/?range=custom&from=2026-01-01&to=2026-01-05").content.decode()
+    filters = body[body.index('<form class="filters"') :]
+    for hidden in ('name="range" value="custom"', 'name="from" value="2026-01-01"'):
+        assert hidden in filters[: filters.index("</form>")]
+
+
+def test_each_tile_keeps_its_sql_behind_a_disclosure(client: Client, rows: list) -> None:
+    body = client.get("/dashboard/").content.decode()
+    tiles = body[body.index('<section class="tiles"') : body.index("</section>")]
+    assert tiles.count('<details class="how"><summary>How is this computed</summary>') == 10
+    assert "How: " not in body
+
+
+def test_unpriced_is_explained_where_it_appears(client: Client, db: None) -> None:
+    rng = random.Random(3)
+    row = seed_row(rng, timezone.now(), cost_source=CostSource.UNPRICED, cost_usd=None)
+    RequestLog.objects.add_rows([row])
+    body = client.get("/dashboard/").content.decode()
+    assert body.count(display.UNPRICED_NOTE) == 2  # below the tiles and above the tables
+
+
+def test_with_every_row_priced_unpriced_is_not_explained(client: Client, db: None) -> None:
+    row = seed_row(random.Random(3), timezone.now(), cost_source=CostSource.PRICED)
+    RequestLog.objects.add_rows([row])
+    assert display.UNPRICED_NOTE not in client.get("/dashboard/").content.decode()
+
+
+def test_a_gateway_without_requests_shows_how_to_send_the_first(client: Client, db: None) -> None:
+    response = client.get("/dashboard/")
+    body = response.content.decode()
+    assert '<details class="connect" id="connect" open>' in body
+    assert '<code class="base" id="base-url">http://127.0.0.1</code>' in body
+    for snippet in ("openai", "anthropic", "curl", "claude-code"):
+        assert f'data-copy="snippet-{snippet}"' in body
+    assert 'base_url="http://127.0.0.1/v1"' in html.unescape(body)
+    assert "export ANTHROPIC_BASE_URL=http://127.0.0.1\nclaude" in body
+    assert "curl http://127.0.0.1/v1/chat/completions" in body
+
+
+def test_the_snippets_use_the_host_the_page_was_reached_on(staff: User) -> None:
+    client = Client(HTTP_HOST="localhost:8787")
+    client.force_login(staff)
+    body = client.get("/dashboard/").content.decode()
+    assert "export ANTHROPIC_BASE_URL=http://localhost:8787\nclaude" in body
+    assert 'base_url="http://localhost:8787/v1"' in html.unescape(body)
+
+
+def test_with_requests_logged_the_client_snippets_stay_folded_below(
+    client: Client, rows: list
+) -> None:
+    body = client.get("/dashboard/").content.decode()
+    assert '<details class="connect" id="connect">' in body
+    assert body.index('id="connect"') > body.index('id="recent"')
 
 
 # The live socket

@@ -359,6 +359,12 @@ class GatewayKeyAdminTests(TestCase):
         assert key.secret_hash == issuing.hash_secret(secret)
         assert "no-store" in cache_control
 
+    def test_the_key_list_reads_budgets_in_dollars(self) -> None:
+        self.add_key()
+        GatewayKey.objects.update(monthly_budget_usd=Decimal("1250.5"))
+        page = self.client.get("/admin/keys/gatewaykey/").content.decode()
+        assert '<td class="field-monthly_budget">$1,250.50</td>' in page
+
     def test_the_secret_is_never_shown_again_nor_kept_anywhere(self) -> None:
         secret, _ = self.add_key()
         key = GatewayKey.objects.get()

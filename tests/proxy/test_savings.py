@@ -112,7 +112,7 @@ def test_the_routes_file_refuses_a_minimum_that_is_not_a_whole_number() -> None:
     with pytest.raises(routes_file.RoutesFileError) as refused:
         routes_file.loads('[{"model_prefix": "glm-", "compression_min_bytes": "big"}]')
     assert refused.value.problems == [
-        "entry 0: compression_min_bytes: must be a whole number, or null"
+        "entry 1: compression_min_bytes: must be a whole number, or null"
     ]
 
 

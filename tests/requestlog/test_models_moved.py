@@ -53,6 +53,10 @@ def seed_old_database(apps) -> dict[str, int]:
         for index in range(30)
     )
     ContentType.objects.get_or_create(app_label="proxy", model="gatewaykey")
+    # An earlier test's flush may have emptied the seeded prices: one of the admin's own.
+    apps.get_model("proxy", "ModelPrice").objects.create(
+        pattern="moved-model", input_per_mtok=1, output_per_mtok=2
+    )
     return {"route": route.pk, "prices": apps.get_model("proxy", "ModelPrice").objects.count()}
 
 
@@ -77,7 +81,8 @@ def test_rows_routes_keys_and_prices_survive_the_move_to_their_own_apps() -> Non
     from requestlog.models import ModelPrice, RequestLog, Rollup
 
     assert GatewayKey.objects.get().team == "payments"
-    assert ModelPrice.objects.count() == seeded["prices"] > 0
+    assert ModelPrice.objects.count() == seeded["prices"]
+    assert ModelPrice.objects.get(pattern="moved-model").output_per_mtok == 2
     assert RequestLog.objects.count() == 30
     assert set(RequestLog.objects.values_list("route_id", flat=True)) == {seeded["route"]}
     hours = Rollup.objects.filter(grain="hour")

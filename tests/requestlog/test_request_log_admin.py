@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -126,3 +127,32 @@ def test_a_price_edited_in_the_admin_applies_to_the_next_row(staff: Client) -> N
     assert response.status_code == 302
     assert pricing.find_rate("admin-test-model").input == Decimal("2.5")
     pricing.invalidate()
+
+
+def test_the_log_list_reads_times_to_the_second_and_money_in_dollars(staff: Client) -> None:
+    created = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+    RequestLog.objects.create(
+        created=created,
+        request_id="req-2",
+        family="openai",
+        endpoint="/v1/chat/completions",
+        method="POST",
+        status=200,
+        latency_ms=12_345.0,
+        overhead_ms=1.0,
+        cost_usd=Decimal("0.0000012"),
+        cost_source="priced",
+    )
+    html = staff.get(LOGS).content.decode()
+    assert '<th class="field-time">' in html and "2026-03-04 05:06:07" in html
+    assert '<td class="field-latency">12.3 s</td>' in html
+    assert '<td class="field-cost">&lt;$0.01</td>' in html
+    assert "0.0000012" not in html
+
+
+def test_a_row_reads_with_plain_labels(staff: Client, row: RequestLog) -> None:
+    html = staff.get(f"{LOGS}{row.pk}/change/").content.decode()
+    for label in ("Time (UTC):", "Latency:", "Time to first byte:", "Gateway overhead:", "Cost:"):
+        assert label in html
+    for raw in ("Ttfb ms", "Latency ms", "Cost usd", "Overhead ms"):
+        assert raw not in html

@@ -362,24 +362,24 @@ def test_an_exported_table_imports_into_an_empty_one_with_the_same_routes(
 @pytest.mark.parametrize(
     ("bad_entry", "message"),
     [
-        ({"model_prefix": "x-", "auth": "token"}, "entry 1: auth: Enter 'passthrough' or 'env:'"),
-        ({"model_prefix": "x-", "auth": "env:1BAD"}, "entry 1: auth: Enter 'passthrough'"),
-        ({"model_prefix": "x-", "upstream": "ftp://x"}, "entry 1: upstream: Enter an http(s)"),
-        ({"model_prefix": "x-", "upstream": "http://u:p@h"}, "entry 1: upstream: Enter an http"),
-        ({"model_prefix": "x-", "protocol": "grpc"}, "entry 1: protocol: Value 'grpc' is not"),
-        ({"model_prefix": "x-", "compression": "max"}, "entry 1: compression: Value 'max' is"),
-        ({"model_prefix": "x-", "cache_ttl": -1}, "entry 1: cache_ttl: Ensure this value is"),
-        ({"model_prefix": "x-", "cache_ttl": True}, "entry 1: cache_ttl: must be a whole number"),
-        ({"model_prefix": "x-", "cache_ttl": 1.5}, "entry 1: cache_ttl: must be a whole number"),
-        ({"model_prefix": "x-", "strip_prefix": "yes"}, "entry 1: strip_prefix: must be true or"),
-        ({"model_prefix": "x-", "read_timeout": 0}, "entry 1: read_timeout: must be a number of"),
-        ({"model_prefix": "x-", "upstream": None}, "entry 1: upstream: must be a string"),
-        ({"model_prefix": "x-", "colour": "red"}, "entry 1: colour: unknown key (known: model_"),
-        ({"model_prefix": "x-", "position": 4}, "entry 1: position: unknown key"),
-        ({"upstream": "https://ollama.com"}, "entry 1: model_prefix: this key is required"),
-        ({"model_prefix": ""}, "entry 1: model_prefix: This field cannot be blank."),
-        ({"model_prefix": "x" * 201}, "entry 1: model_prefix: Ensure this value has at most 200"),
-        (["model_prefix", "x-"], "entry 1: must be a JSON object"),
+        ({"model_prefix": "x-", "auth": "token"}, "entry 2: auth: Enter 'passthrough' or 'env:'"),
+        ({"model_prefix": "x-", "auth": "env:1BAD"}, "entry 2: auth: Enter 'passthrough'"),
+        ({"model_prefix": "x-", "upstream": "ftp://x"}, "entry 2: upstream: Enter an http(s)"),
+        ({"model_prefix": "x-", "upstream": "http://u:p@h"}, "entry 2: upstream: Enter an http"),
+        ({"model_prefix": "x-", "protocol": "grpc"}, "entry 2: protocol: Value 'grpc' is not"),
+        ({"model_prefix": "x-", "compression": "max"}, "entry 2: compression: Value 'max' is"),
+        ({"model_prefix": "x-", "cache_ttl": -1}, "entry 2: cache_ttl: Ensure this value is"),
+        ({"model_prefix": "x-", "cache_ttl": True}, "entry 2: cache_ttl: must be a whole number"),
+        ({"model_prefix": "x-", "cache_ttl": 1.5}, "entry 2: cache_ttl: must be a whole number"),
+        ({"model_prefix": "x-", "strip_prefix": "yes"}, "entry 2: strip_prefix: must be true or"),
+        ({"model_prefix": "x-", "read_timeout": 0}, "entry 2: read_timeout: must be a number of"),
+        ({"model_prefix": "x-", "upstream": None}, "entry 2: upstream: must be a string"),
+        ({"model_prefix": "x-", "colour": "red"}, "entry 2: colour: unknown key (known: model_"),
+        ({"model_prefix": "x-", "position": 4}, "entry 2: position: unknown key"),
+        ({"upstream": "https://ollama.com"}, "entry 2: model_prefix: this key is required"),
+        ({"model_prefix": ""}, "entry 2: model_prefix: This field cannot be blank."),
+        ({"model_prefix": "x" * 201}, "entry 2: model_prefix: Ensure this value has at most 200"),
+        (["model_prefix", "x-"], "entry 2: must be a JSON object"),
     ],
 )
 def test_a_bad_entry_rejects_the_whole_file_naming_its_index_and_field(
@@ -409,10 +409,10 @@ def test_every_bad_entry_is_reported_at_once(tmp_path: Path) -> None:
 
     lines = str(raised.value).splitlines()[1:]
     assert [line.strip().split(":")[0:2] for line in lines] == [
-        ["entry 1", " enabled"],
-        ["entry 1", " auth"],
-        ["entry 3", " model_prefix"],
-        ["entry 3", " upstream"],
+        ["entry 2", " enabled"],
+        ["entry 2", " auth"],
+        ["entry 4", " model_prefix"],
+        ["entry 4", " upstream"],
     ]
     assert not UpstreamRoute.objects.exists()
 
@@ -446,7 +446,7 @@ def test_an_invalid_environment_setting_is_rejected_and_named(settings: Any) -> 
         run("import_routes", "--from-env")
 
     assert str(raised.value).startswith("HEADROOM_UPSTREAM_ROUTES: rejected, nothing imported:")
-    assert "entry 0: auth: Enter 'passthrough'" in str(raised.value)
+    assert "entry 1: auth: Enter 'passthrough'" in str(raised.value)
     assert not UpstreamRoute.objects.exists()
 
 

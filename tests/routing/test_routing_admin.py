@@ -205,17 +205,86 @@ def test_the_route_form_shows_the_model_help_texts(admin_client: Client) -> None
 # The changelist and its shadowed column
 
 
+def test_the_changelist_lets_long_upstreams_wrap_at_dots_and_slashes(admin_client: Client) -> None:
+    make_route("gemini-", 0, upstream="https://generativelanguage.googleapis.com")
+
+    html = admin_client.get(ROUTES_URL).content.decode()
+
+    assert "https:<wbr>/<wbr>/<wbr>generativelanguage.<wbr>googleapis.<wbr>com" in html
+
+
+def test_a_key_variable_unset_in_the_environment_is_flagged_in_the_list(
+    admin_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OLLAMA_API_KEY", raising=False)
+    monkeypatch.setenv("HR_SET_KEY", "sk-the-secret-value")
+    make_route("glm-", 0, auth="env:OLLAMA_API_KEY")
+    make_route("gpt-", 1, auth="env:HR_SET_KEY")
+    make_route("*", 2)
+
+    html = admin_client.get(ROUTES_URL).content.decode()
+
+    cells = re.findall(r'<td class="field-auth_state">(.*?)</td>', html)
+    assert [re.sub(r"<[^>]+>", "", cell) for cell in cells] == [
+        "env:OLLAMA_API_KEY unset",
+        "env:HR_SET_KEY",
+        "passthrough",
+    ]
+    assert "sk-the-secret-value" not in html
+
+
+def test_a_blank_key_variable_counts_as_unset(
+    admin_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OLLAMA_API_KEY", "  ")
+    make_route("glm-", 0, auth="env:OLLAMA_API_KEY")
+
+    assert 'class="env-unset"' in admin_client.get(ROUTES_URL).content.decode()
+
+
+def test_the_route_form_says_whether_its_key_variable_is_set_never_its_value(
+    admin_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HR_SET_KEY", "sk-the-secret-value")
+    monkeypatch.delenv("OLLAMA_API_KEY", raising=False)
+    unset = make_route("glm-", 0, auth="env:OLLAMA_API_KEY")
+    is_set = make_route("gpt-", 1, auth="env:HR_SET_KEY")
+    change = "admin:routing_upstreamroute_change"
+
+    unset_page = admin_client.get(reverse(change, args=[unset.pk])).content.decode()
+    set_page = admin_client.get(reverse(change, args=[is_set.pk])).content.decode()
+
+    assert "OLLAMA_API_KEY is not set in the server&#x27;s environment" in unset_page
+    assert "HR_SET_KEY is set in the server&#x27;s environment" in set_page
+    assert "sk-the-secret-value" not in set_page
+
+
+def test_saving_a_route_whose_key_variable_is_unset_warns(
+    admin_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OLLAMA_API_KEY", raising=False)
+
+    response = admin_client.post(ADD_ROUTE_URL, route_form(), follow=True)
+
+    warnings = [str(m) for m in response.context["messages"] if m.level_tag == "warning"]
+    assert warnings == [
+        "OLLAMA_API_KEY is not set in the server's environment: requests on this route are "
+        "refused (502) until it is."
+    ]
+
+
 def test_the_changelist_shows_each_route_with_the_default_named_when_upstream_is_blank(
-    admin_client: Client,
+    admin_client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     make_route("claude-", 0, protocol="anthropic", auth="env:ANTHROPIC_API_KEY", cache_ttl=60)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-secret-value")
 
     response = admin_client.get(ROUTES_URL)
 
     html = response.content.decode()
     assert response.status_code == 200
     assert '<td class="field-upstream_or_default">default of anthropic</td>' in html
-    assert '<td class="field-auth">env:ANTHROPIC_API_KEY</td>' in html
+    assert '<td class="field-auth_state">env:<wbr>ANTHROPIC_<wbr>API_<wbr>KEY</td>' in html
     assert '<td class="field-cache_ttl">60</td>' in html
     assert 'name="form-0-position"' in html
 
