@@ -160,6 +160,11 @@ HEADROOM_UPSTREAM_TIMEOUT = env.float("HEADROOM_UPSTREAM_TIMEOUT", default=600.0
 HEADROOM_MAX_CONNECTIONS = env.int("HEADROOM_MAX_CONNECTIONS", default=512)
 HEADROOM_MAX_BODY_BYTES = env.int("HEADROOM_MAX_BODY_BYTES", default=32 * 1024 * 1024)
 
+# Slow clients (proxy.intake): seconds from a request's first line to the end of its body, and
+# seconds without a byte on a connection (between requests too); 0 turns either off.
+HEADROOM_CLIENT_READ_TIMEOUT = env.float("HEADROOM_CLIENT_READ_TIMEOUT", default=120.0)
+HEADROOM_CLIENT_IDLE_TIMEOUT = env.float("HEADROOM_CLIENT_IDLE_TIMEOUT", default=60.0)
+
 # Gateway keys (SPEC §4). With HEADROOM_REQUIRE_KEY every request needs a valid key; a key that
 # is presented is checked either way. Keys are stored as HMACs under HEADROOM_KEY_SECRET, or under
 # a secret derived from SECRET_KEY when it is blank (then rotating SECRET_KEY voids every key).
