@@ -61,9 +61,12 @@ async def proxy(
     resolution = await forward.resolve_request(received)
     forward.describe_route(exchange, resolution)
     savings.apply(received, resolution.route, exchange)
-    slot = await responsecache.open_slot(received, resolution.route, exchange)
+    outgoing = forward.build_upstream_request(received, resolution)
+    # The cache answers only after every admission check, the egress pin included, and only
+    # the request it stored: where and as whom `outgoing` goes is part of its key.
+    pinned = await forward.check_egress(outgoing, resolution)
+    slot = await responsecache.open_slot(received, resolution.route, exchange, outgoing)
     if slot is not None and slot.entry is not None:
         return respond.replay(slot.entry, exchange)
-    outgoing = forward.build_upstream_request(received, resolution)
-    reply = await forward.send(outgoing, resolution, exchange)
+    reply = await forward.send(pinned, exchange)
     return await respond.respond(reply, received, exchange, slot, record.record)
