@@ -20,6 +20,8 @@ from proxy import credentials
 from proxy.errors import GatewayError
 from proxy.exchange import Exchange
 from proxy.inbound import Inbound
+from routing import lending
+from routing.resolver import Resolution
 
 # After escapes are gone, a JSON string runs from a quote to the next one (or to the end of a body
 # that never closes it).
@@ -149,3 +151,18 @@ async def identify(inbound: Inbound, exchange: Exchange) -> None:
         ) from None
     if key is not None:
         exchange.team, exchange.gateway_key_id = key.team, key.id
+
+
+def check_lending(inbound: Inbound, resolution: Resolution) -> None:
+    """An `env:` route lends its key only to the paths and methods it allows (by default the
+    model surfaces): anything else is refused with 403 before it is built."""
+    route = resolution.route
+    if route is None or not resolution.auth.startswith("env:") or resolution.auth != route.auth:
+        return
+    rule = lending.lending(route.allowed_paths, route.allowed_methods)
+    if not rule.allows(inbound.method, inbound.path):
+        raise GatewayError(
+            403,
+            f"this route does not lend its key to {inbound.method} on this path",
+            "path_not_allowed",
+        )

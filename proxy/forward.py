@@ -52,6 +52,7 @@ def build_upstream_request(inbound: Inbound, resolution: Resolution) -> httpx.Re
         inbound.query,
         auth=resolution.auth,
         protocol=resolution.protocol,
+        account_headers=resolution.route is not None and resolution.route.forward_account_headers,
     )
     path, body = rewrite_model(inbound, resolution.model)
     url = resolution.upstream.url + path + (f"?{query}" if query else "")

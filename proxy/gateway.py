@@ -60,6 +60,7 @@ async def proxy(
     await admit.identify(received, exchange)
     resolution = await forward.resolve_request(received)
     forward.describe_route(exchange, resolution)
+    admit.check_lending(received, resolution)
     savings.apply(received, resolution.route, exchange)
     outgoing = forward.build_upstream_request(received, resolution)
     # The cache answers only after every admission check, the egress pin included, and only

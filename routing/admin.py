@@ -144,6 +144,9 @@ class UpstreamRouteForm(forms.ModelForm):
             "cache_ttl",
             "connect_timeout",
             "read_timeout",
+            "allowed_paths",
+            "allowed_methods",
+            "forward_account_headers",
             "notes",
         ]
 
@@ -179,6 +182,10 @@ class UpstreamRouteAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["position", "model_prefix", "enabled"]}),
         ("Upstream", {"fields": ["upstream", "protocol", "auth", "strip_prefix"]}),
+        (
+            "Where an env: key may go",
+            {"fields": ["allowed_paths", "allowed_methods", "forward_account_headers"]},
+        ),
         (
             "Behaviour",
             {

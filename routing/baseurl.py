@@ -147,6 +147,9 @@ class AllowEntry:
         base = parse_base_url(text)
         if wildcard and base.is_ip_literal:
             raise InvalidBaseURL("a '*.' wildcard needs a DNS name, not an address")
+        if wildcard and auth != "passthrough":
+            # Injection there would hand the secret to every subdomain, whoever runs it.
+            raise InvalidBaseURL("a '*.' wildcard entry cannot inject a key; name the host")
         host = f"*.{base.host}" if wildcard else base.host
         return cls(base.scheme, host, base.port, base.path, allow_private, auth)
 
