@@ -205,7 +205,13 @@ HEADROOM_LOG_FLUSH_SECONDS = env.float("HEADROOM_LOG_FLUSH_SECONDS", default=1.0
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    # Messages are escaped (CR, LF, control characters): client text cannot forge a log line.
+    "formatters": {
+        "plain": {
+            "()": "proxy.logformat.EscapingFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        }
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("HEADROOM_LOG_LEVEL", default="INFO")},
     # The gateway's access log already has every 4xx; Django's copy would say it twice.
