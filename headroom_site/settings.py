@@ -162,6 +162,9 @@ HEADROOM_MAX_BODY_BYTES = env.int("HEADROOM_MAX_BODY_BYTES", default=32 * 1024 *
 
 # Slow clients (proxy.intake): seconds from a request's first line to the end of its body, and
 # seconds without a byte on a connection (between requests too); 0 turns either off.
+# A token Prometheus sends (Authorization: Bearer …) to read /metrics; with it set, or with
+# HEADROOM_REQUIRE_KEY, /metrics needs the token or a valid gateway key.
+HEADROOM_METRICS_TOKEN = env.str("HEADROOM_METRICS_TOKEN", default="")
 HEADROOM_CLIENT_READ_TIMEOUT = env.float("HEADROOM_CLIENT_READ_TIMEOUT", default=120.0)
 HEADROOM_CLIENT_IDLE_TIMEOUT = env.float("HEADROOM_CLIENT_IDLE_TIMEOUT", default=60.0)
 

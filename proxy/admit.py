@@ -6,6 +6,7 @@ guards is used.
 
 from __future__ import annotations
 
+import hmac
 import operator
 import re
 from itertools import accumulate
@@ -166,3 +167,24 @@ def check_lending(inbound: Inbound, resolution: Resolution) -> None:
             f"this route does not lend its key to {inbound.method} on this path",
             "path_not_allowed",
         )
+
+
+async def check_metrics_access(request: HttpRequest) -> None:
+    """/metrics holds to ALLOWED_HOSTS, and needs HEADROOM_METRICS_TOKEN or a valid gateway key
+    once either keys are required or a token is set (figures name routes, models and teams)."""
+    check_host(request)
+    token = settings.HEADROOM_METRICS_TOKEN
+    if not token and not settings.HEADROOM_REQUIRE_KEY:
+        return
+    headers = {name.lower(): value for name, value in request.headers.items()}
+    presented = credentials.bare_value("authorization", headers.get("authorization", ""))
+    presented = headers.get(credentials.GATEWAY_KEY_HEADER, "").strip() or presented
+    if token and presented and hmac.compare_digest(presented.encode(), token.encode()):
+        return
+    if presented:
+        try:
+            await admission.recognize(presented)
+            return
+        except Refused:
+            pass
+    raise GatewayError(401, "the metrics need a metrics token or a gateway key", "unauthorized")
