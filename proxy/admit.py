@@ -21,7 +21,7 @@ from proxy import credentials
 from proxy.errors import GatewayError
 from proxy.exchange import Exchange
 from proxy.inbound import Inbound
-from routing import lending
+from routing import baseurl, lending
 from routing.resolver import Resolution
 
 # After escapes are gone, a JSON string runs from a quote to the next one (or to the end of a body
@@ -34,7 +34,6 @@ _ONE_KIND = bytes.maketrans(b"{}", b"[]")
 _RUNS = re.compile(rb"\[+|\]+")
 # Innermost pairs removed before the depth is summed; each pass lowers the depth by exactly one.
 _PRUNING_PASSES = 3
-_DOT_SEGMENT = re.compile(r"(?:^|/)(?:\.|%2e){1,2}(?:/|$)", re.IGNORECASE)
 
 
 def check_host(request: HttpRequest) -> None:
@@ -63,7 +62,7 @@ def check_size_and_path(inbound: Inbound) -> None:
         raise GatewayError(413, f"request body is larger than {limit} bytes", "request_too_large")
     # The client's path is appended to the upstream base, and `..` would climb out of a
     # route's or an allowed entry's path prefix once the URL is normalized.
-    if _DOT_SEGMENT.search(inbound.path) or "\\" in inbound.path:
+    if "\\" in inbound.path or baseurl.has_dot_segment(inbound.path):
         raise GatewayError(
             400, "the request path must not contain '.' or '..' segments", "bad_path"
         )
