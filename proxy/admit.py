@@ -7,6 +7,7 @@ guards is used.
 from __future__ import annotations
 
 import hmac
+import json
 import operator
 import re
 from itertools import accumulate
@@ -34,6 +35,8 @@ _ONE_KIND = bytes.maketrans(b"{}", b"[]")
 _RUNS = re.compile(rb"\[+|\]+")
 # Innermost pairs removed before the depth is summed; each pass lowers the depth by exactly one.
 _PRUNING_PASSES = 3
+# First bytes of a UTF-8 JSON body without a BOM: no re-encoding needed before the checks.
+_PLAIN_START = frozenset(b'{["tfn-0123456789 \t\r\n')
 
 
 def check_host(request: HttpRequest) -> None:
@@ -81,10 +84,22 @@ def check_headers(raw_headers: list[tuple[bytes, bytes]]) -> None:
 
 def check_json_depth(body: bytes) -> None:
     limit = settings.HEADROOM_MAX_JSON_DEPTH
-    if json_deeper_than(body, limit):
+    if json_deeper_than(as_utf8(body), limit):
         raise GatewayError(
             400, f"the JSON body is nested deeper than {limit} levels", "json_too_deep"
         )
+
+
+def as_utf8(body: bytes) -> bytes:
+    """The body as UTF-8 for the checks: JSON parsers also read a BOM, UTF-16 and UTF-32
+    (RFC 8259 §8.1 allows them in), which would otherwise pass the depth check unread.
+    A body that starts the plain way costs one byte comparison."""
+    if not body or body[0] in _PLAIN_START:
+        return body
+    encoding = json.detect_encoding(body)
+    if encoding == "utf-8":
+        return body
+    return body.decode(encoding, errors="replace").encode("utf-8")
 
 
 def json_deeper_than(body: bytes, limit: int) -> bool:
