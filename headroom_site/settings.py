@@ -158,6 +158,12 @@ HEADROOM_ROUTES_POLL_SECONDS = env.float("HEADROOM_ROUTES_POLL_SECONDS", default
 HEADROOM_CONNECT_TIMEOUT = env.float("HEADROOM_CONNECT_TIMEOUT", default=10.0)
 HEADROOM_UPSTREAM_TIMEOUT = env.float("HEADROOM_UPSTREAM_TIMEOUT", default=600.0)
 HEADROOM_MAX_CONNECTIONS = env.int("HEADROOM_MAX_CONNECTIONS", default=512)
+# The pool is partitioned: one upstream host (a stalled one included) gets at most this many.
+HEADROOM_MAX_CONNECTIONS_PER_HOST = env.int("HEADROOM_MAX_CONNECTIONS_PER_HOST", default=128)
+# Requests in flight at once on each worker, per gateway key (a key's max_in_flight overrides
+# it) and per upstream host; more get 429 with retry-after. 0 = no cap.
+HEADROOM_MAX_IN_FLIGHT_PER_KEY = env.int("HEADROOM_MAX_IN_FLIGHT_PER_KEY", default=128)
+HEADROOM_MAX_IN_FLIGHT_PER_UPSTREAM = env.int("HEADROOM_MAX_IN_FLIGHT_PER_UPSTREAM", default=256)
 HEADROOM_MAX_BODY_BYTES = env.int("HEADROOM_MAX_BODY_BYTES", default=32 * 1024 * 1024)
 
 # Slow clients (proxy.intake): seconds from a request's first line to the end of its body, and

@@ -37,6 +37,7 @@ class GatewayKeyAdmin(admin.ModelAdmin):
         "expires",
         "requests_per_minute",
         "monthly_budget_usd",
+        "max_in_flight",
         "display_prefix",
         "created",
         "last_used",

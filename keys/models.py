@@ -39,6 +39,14 @@ class GatewayKey(models.Model):
         blank=True,
         help_text="USD per calendar month (UTC) from the request log, e.g. 250.00; blank = none.",
     )
+    max_in_flight = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text=(
+            "Requests this key may have in flight at once on each worker, e.g. 8; "
+            "blank = HEADROOM_MAX_IN_FLIGHT_PER_KEY."
+        ),
+    )
 
     class Meta:
         ordering = ["team", "name", "id"]

@@ -18,6 +18,7 @@ from django.http import HttpRequest
 
 from keys import admission
 from keys.errors import Refused
+from keys.table import KeyRecord
 from proxy import credentials
 from proxy.errors import GatewayError
 from proxy.exchange import Exchange
@@ -152,9 +153,9 @@ def check_model(inbound: Inbound) -> None:
         )
 
 
-async def identify(inbound: Inbound, exchange: Exchange) -> None:
-    """Name the calling team on the exchange, or refuse the request (401, 429) before any
-    upstream contact."""
+async def identify(inbound: Inbound, exchange: Exchange) -> KeyRecord | None:
+    """Name the calling team on the exchange and return its key, or refuse the request (401,
+    429) before any upstream contact."""
     secret = credentials.gateway_key(inbound.headers, inbound.query)
     try:
         key = await admission.admit(secret)
@@ -166,6 +167,7 @@ async def identify(inbound: Inbound, exchange: Exchange) -> None:
         ) from None
     if key is not None:
         exchange.team, exchange.gateway_key_id = key.team, key.id
+    return key
 
 
 def check_lending(inbound: Inbound, resolution: Resolution) -> None:

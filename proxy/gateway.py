@@ -13,7 +13,7 @@ import traceback
 
 from django.http import HttpRequest, HttpResponse
 
-from proxy import admit, forward, inbound, record, respond, responsecache, savings
+from proxy import admit, forward, inbound, inflight, record, respond, responsecache, savings
 from proxy.errors import GatewayError, error_response
 from proxy.exchange import Exchange
 from proxy.inbound import Inbound, Surface
@@ -57,7 +57,7 @@ async def proxy(
     inbound.parse_model(received, surface)
     admit.check_model(received)
     exchange.model, exchange.stream = received.model, received.stream
-    await admit.identify(received, exchange)
+    key = await admit.identify(received, exchange)
     resolution = await forward.resolve_request(received)
     forward.describe_route(exchange, resolution)
     admit.check_lending(received, resolution)
@@ -66,6 +66,7 @@ async def proxy(
     # The cache answers only after every admission check, the egress pin included, and only
     # the request it stored: where and as whom `outgoing` goes is part of its key.
     pinned = await forward.check_egress(outgoing, resolution)
+    inflight.enter(exchange, key.max_in_flight if key is not None else None)
     slot = await responsecache.open_slot(received, resolution.route, exchange, outgoing)
     if slot is not None and slot.entry is not None:
         return respond.replay(slot.entry, exchange)

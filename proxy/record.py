@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from proxy import metrics, savings
+from proxy import inflight, metrics, savings
 from proxy.exchange import Exchange
 from requestlog import writer
 from requestlog.storable import text
@@ -69,6 +69,7 @@ def record(exchange: Exchange) -> None:
     """Finish the exchange, count it and queue its row, once per request. Never raises."""
     if not exchange.finish():
         return
+    inflight.leave(exchange)
     try:
         metrics.observe(exchange, final_status(exchange))
     except Exception:

@@ -67,6 +67,7 @@ def _session() -> aiohttp.ClientSession:
     # no proxy variables, no decompression (bytes are relayed as they came).
     connector = aiohttp.TCPConnector(
         limit=settings.HEADROOM_MAX_CONNECTIONS,
+        limit_per_host=settings.HEADROOM_MAX_CONNECTIONS_PER_HOST,
         keepalive_timeout=30.0,
         ssl=ssl.create_default_context(),
     )
