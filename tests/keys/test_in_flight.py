@@ -44,10 +44,11 @@ async def chats(url: str, secrets: list[str]) -> list[httpx.Response]:
 def test_a_key_past_its_in_flight_cap_gets_429_while_another_key_goes_on(
     gateway: Gateway, mock_upstream: MockUpstream
 ) -> None:
-    gateway.routes({"model_prefix": "*", "upstream": mock_upstream.url, "protocol": "openai"})
-    mock_upstream.reply_with(SLOW)
     _, capped = issuing.issue(team="capped", name="agent", max_in_flight=2)
     _, other = issuing.issue(team="other", name="agent")
+    # Waits for the running gateway to pick up the new route and the new keys.
+    gateway.routes({"model_prefix": "*", "upstream": mock_upstream.url, "protocol": "openai"})
+    mock_upstream.reply_with(SLOW)
     first, second, third, elsewhere = asyncio.run(
         chats(gateway.url, [capped, capped, capped, other])
     )

@@ -27,8 +27,9 @@ GENERATE = "/v1beta/models/gemini-2.0-flash:generateContent"
 def test_a_gateway_key_in_any_query_spelling_never_reaches_the_upstream(
     gateway: Gateway, mock_upstream: MockUpstream, spelling: str
 ) -> None:
-    gateway.routes({"model_prefix": "*", "upstream": mock_upstream.url, "protocol": "gemini"})
     _, secret = issuing.issue(team="query", name="query laptop")
+    # Waits for the running gateway to pick up the new route and the new key.
+    gateway.routes({"model_prefix": "*", "upstream": mock_upstream.url, "protocol": "gemini"})
     encoded = quote(secret, safe="").replace("-", "%2D")
     query = spelling.format(secret=secret, encoded=encoded)
     response = httpx.post(
