@@ -8,6 +8,7 @@ recorded), so plain dictionaries need no lock.
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from django.conf import settings
 
@@ -46,7 +47,7 @@ def leave(exchange: Exchange) -> None:
     _release(_by_host, host)
 
 
-def _release(counts: Counter, name: object) -> None:
+def _release(counts: Counter[Any], name: object) -> None:
     counts[name] -= 1
     if counts[name] <= 0:
         del counts[name]

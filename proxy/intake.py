@@ -14,11 +14,14 @@ from typing import Any
 import daphne.server
 from daphne.http_protocol import HTTPFactory, WebRequest
 from django.conf import settings
-from twisted.internet import reactor
+from twisted.internet import reactor as _reactor
 
 from proxy import wire
 from proxy.errors import GatewayError, error_response
-from proxy.wire import Family
+from routing.families import Family
+
+# Twisted's reactor module is typed as an interface; the running reactor is what is called.
+reactor: Any = _reactor
 
 # After a refusal the rest of the body is read and thrown away for this long, so a client that
 # sends its whole body before reading (most do) still gets the answer instead of a reset.
@@ -43,7 +46,7 @@ class Discard:
         pass
 
 
-class LimitedRequest(WebRequest):
+class LimitedRequest(WebRequest):  # type: ignore[misc]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.body_limit = settings.HEADROOM_MAX_BODY_BYTES
@@ -52,7 +55,9 @@ class LimitedRequest(WebRequest):
         # From the request line to the end of the body; the channel's idle timeout covers gaps
         # between requests and before the request line.
         seconds = settings.HEADROOM_CLIENT_READ_TIMEOUT
-        self.read_deadline = reactor.callLater(seconds, self.too_slow) if seconds > 0 else None
+        self.read_deadline: Any = None
+        if seconds > 0:
+            self.read_deadline = reactor.callLater(seconds, self.too_slow)
 
     def gotLength(self, length: int | None) -> None:
         if length is not None and length > self.body_limit:
@@ -149,7 +154,7 @@ def abort(transport: Any) -> None:
         transport.abortConnection()
 
 
-class LimitedHTTPFactory(HTTPFactory):
+class LimitedHTTPFactory(HTTPFactory):  # type: ignore[misc]
     """Daphne's factory with `LimitedRequest` and the idle timeout from the settings."""
 
     def __init__(self, server: Any) -> None:

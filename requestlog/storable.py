@@ -78,7 +78,7 @@ def placeholder(values: dict[str, object]) -> dict[str, object]:
 
 def _int(value: object) -> int:
     try:
-        return int(value)  # type: ignore[call-overload]
+        return int(value)  # type: ignore[call-overload,no-any-return]
     except (TypeError, ValueError, OverflowError):
         return 0
 
