@@ -6,6 +6,7 @@ writer on every database; every figure derives from those `Measures`.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
@@ -26,6 +27,9 @@ PRESETS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta
 HOURLY_UP_TO = timedelta(hours=48)
 MAX_CUSTOM_DAYS = 366
 USD_QUANTUM = Decimal("0.0000000001")
+# Model names shown per route, by requests; the others are summed under OTHER_MODELS.
+MODELS_PER_ROUTE = 50
+OTHER_MODELS = "(other)"
 DIMENSIONS = {
     "route": "route_label",
     "model": "model",
@@ -416,13 +420,43 @@ def _rollup(grain: str, span: Range) -> QuerySet[Rollup]:
 
 
 def key_groups(span: Range) -> list[tuple[dict[str, object], Measures]]:
-    """Sums per (family, route, model, host, team, status) over the range, before filters."""
+    """Sums per (family, route, model, host, team, status) over the range, before filters;
+    model names past each route's busiest MODELS_PER_ROUTE are grouped as OTHER_MODELS."""
     rows = _rollup(span.grain, span).values(*rollup.KEYS).annotate(**_prefixed()).order_by()
     groups = []
     for row in rows:
         key = {name: row[name] for name in rollup.KEYS}
         groups.append((key, Measures.from_sums(_unprefixed(row))))
-    return groups
+    return bound_models(groups)
+
+
+def bound_models(
+    groups: list[tuple[dict[str, object], Measures]],
+) -> list[tuple[dict[str, object], Measures]]:
+    """Model names are the callers' choice, so their number is unbounded: each route keeps its
+    MODELS_PER_ROUTE models with the most requests and the rest are summed as OTHER_MODELS."""
+    per_route: dict[object, dict[object, int]] = {}
+    for key, measures in groups:
+        models = per_route.setdefault(key["route_label"], {})
+        models[key["model"]] = models.get(key["model"], 0) + measures.requests
+    crowded = {
+        route: set(heapq.nlargest(MODELS_PER_ROUTE, models, key=models.__getitem__))
+        for route, models in per_route.items()
+        if len(models) > MODELS_PER_ROUTE
+    }
+    if not crowded:
+        return groups
+    merged: dict[tuple[object, ...], tuple[dict[str, object], Measures]] = {}
+    for key, measures in groups:
+        kept = crowded.get(key["route_label"])
+        if kept is not None and key["model"] not in kept:
+            key = {**key, "model": OTHER_MODELS}
+        name = tuple(key[column] for column in rollup.KEYS)
+        if name in merged:
+            merged[name] = (key, merged[name][1] + measures)
+        else:
+            merged[name] = (key, measures)
+    return list(merged.values())
 
 
 def bucketed(filters: Filters) -> dict[datetime, Measures]:

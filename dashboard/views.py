@@ -18,8 +18,10 @@ from dashboard import charts, clients, display, stats
 
 # Live updates ask for at most this many new rows at a time; the page shows the newest.
 LIVE_LIMIT = 50
-# Text that a spreadsheet would run as a formula (model names come from clients).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Text that a spreadsheet would run as a formula (model names come from clients), also after
+# leading whitespace, which spreadsheets skip; full-width forms are read as formulas too.
+FORMULA_STARTS = ("=", "+", "-", "@", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+LEADING_SPACE = " \t\r\n\x0b\x0c\u00a0\u3000"
 
 
 def _filters(request: HttpRequest) -> stats.Filters:
@@ -271,7 +273,9 @@ def _row_value(value: object) -> object:
 
 
 def _cell(value: str) -> str:
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
+    if value.lstrip(LEADING_SPACE).startswith(FORMULA_STARTS) or value.startswith(("\t", "\r")):
+        return "'" + value
+    return value
 
 
 def _attachment(name: str) -> str:

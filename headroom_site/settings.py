@@ -163,7 +163,21 @@ HEADROOM_ROUTES_POLL_SECONDS = env.float("HEADROOM_ROUTES_POLL_SECONDS", default
 HEADROOM_CONNECT_TIMEOUT = env.float("HEADROOM_CONNECT_TIMEOUT", default=10.0)
 HEADROOM_UPSTREAM_TIMEOUT = env.float("HEADROOM_UPSTREAM_TIMEOUT", default=600.0)
 HEADROOM_MAX_CONNECTIONS = env.int("HEADROOM_MAX_CONNECTIONS", default=512)
+# The pool is partitioned: one upstream host (a stalled one included) gets at most this many.
+HEADROOM_MAX_CONNECTIONS_PER_HOST = env.int("HEADROOM_MAX_CONNECTIONS_PER_HOST", default=128)
+# Requests in flight at once on each worker, per gateway key (a key's max_in_flight overrides
+# it) and per upstream host; more get 429 with retry-after. 0 = no cap.
+HEADROOM_MAX_IN_FLIGHT_PER_KEY = env.int("HEADROOM_MAX_IN_FLIGHT_PER_KEY", default=128)
+HEADROOM_MAX_IN_FLIGHT_PER_UPSTREAM = env.int("HEADROOM_MAX_IN_FLIGHT_PER_UPSTREAM", default=256)
 HEADROOM_MAX_BODY_BYTES = env.int("HEADROOM_MAX_BODY_BYTES", default=32 * 1024 * 1024)
+
+# Slow clients (proxy.intake): seconds from a request's first line to the end of its body, and
+# seconds without a byte on a connection (between requests too); 0 turns either off.
+# A token Prometheus sends (Authorization: Bearer …) to read /metrics; with it set, or with
+# HEADROOM_REQUIRE_KEY, /metrics needs the token or a valid gateway key.
+HEADROOM_METRICS_TOKEN = env.str("HEADROOM_METRICS_TOKEN", default="")
+HEADROOM_CLIENT_READ_TIMEOUT = env.float("HEADROOM_CLIENT_READ_TIMEOUT", default=120.0)
+HEADROOM_CLIENT_IDLE_TIMEOUT = env.float("HEADROOM_CLIENT_IDLE_TIMEOUT", default=60.0)
 
 # Gateway keys (SPEC §4). With HEADROOM_REQUIRE_KEY every request needs a valid key; a key that
 # is presented is checked either way. Keys are stored as HMACs under HEADROOM_KEY_SECRET, or under
@@ -205,7 +219,13 @@ HEADROOM_LOG_FLUSH_SECONDS = env.float("HEADROOM_LOG_FLUSH_SECONDS", default=1.0
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    # Messages are escaped (CR, LF, control characters): client text cannot forge a log line.
+    "formatters": {
+        "plain": {
+            "()": "proxy.logformat.EscapingFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        }
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("HEADROOM_LOG_LEVEL", default="INFO")},
     # The gateway's access log already has every 4xx; Django's copy would say it twice.

@@ -38,6 +38,7 @@ class GatewayKeyAdmin(admin.ModelAdmin[GatewayKey]):
         "expires",
         "requests_per_minute",
         "monthly_budget_usd",
+        "max_in_flight",
         "display_prefix",
         "created",
         "last_used",

@@ -41,6 +41,16 @@ async def enforce(key: KeyRecord | None) -> None:
         await limits.enforce(key)
 
 
+async def recognize(secret: str) -> KeyRecord:
+    """A valid, usable key, without counting a request against its limits (a metrics scrape
+    is not traffic); Refused (401) otherwise."""
+    key = (await table.current()).find(secret)
+    if key is None:
+        raise Refused(401, "the gateway key is not valid", "gateway_key_invalid")
+    check_usable(key)
+    return key
+
+
 def check_usable(key: KeyRecord) -> None:
     if not key.active:
         raise Refused(401, "the gateway key has been disabled", "gateway_key_disabled")

@@ -42,6 +42,14 @@ class GatewayKey(models.Model):
     # Not a column: set by the admin on a key it has just made, until the page that shows the
     # secret once (keys.admin.GatewayKeyAdmin).
     new_secret: str
+    max_in_flight = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text=(
+            "Requests this key may have in flight at once on each worker, e.g. 8; "
+            "blank = HEADROOM_MAX_IN_FLIGHT_PER_KEY."
+        ),
+    )
 
     class Meta:
         ordering = ["team", "name", "id"]

@@ -37,6 +37,7 @@ class KeyRecord:
     expires: datetime | None
     requests_per_minute: int | None
     monthly_budget_usd: Decimal | None
+    max_in_flight: int | None = None
 
     def expired(self, now: datetime) -> bool:
         return self.expires is not None and self.expires <= now

@@ -6,6 +6,8 @@ guards is used.
 
 from __future__ import annotations
 
+import hmac
+import json
 import operator
 import re
 from collections.abc import Iterator
@@ -23,6 +25,8 @@ from proxy import credentials
 from proxy.errors import GatewayError
 from proxy.exchange import Exchange
 from proxy.inbound import Inbound
+from routing import baseurl, lending
+from routing.resolver import Resolution
 
 # After escapes are gone, a JSON string runs from a quote to the next one (or to the end of a body
 # that never closes it).
@@ -34,7 +38,8 @@ _ONE_KIND = bytes.maketrans(b"{}", b"[]")
 _RUNS = re.compile(rb"\[+|\]+")
 # Innermost pairs removed before the depth is summed; each pass lowers the depth by exactly one.
 _PRUNING_PASSES = 3
-_DOT_SEGMENT = re.compile(r"(?:^|/)(?:\.|%2e){1,2}(?:/|$)", re.IGNORECASE)
+# First bytes of a UTF-8 JSON body without a BOM: no re-encoding needed before the checks.
+_PLAIN_START = frozenset(b'{["tfn-0123456789 \t\r\n')
 
 
 def check_host(request: HttpRequest) -> None:
@@ -63,7 +68,7 @@ def check_size_and_path(inbound: Inbound) -> None:
         raise GatewayError(413, f"request body is larger than {limit} bytes", "request_too_large")
     # The client's path is appended to the upstream base, and `..` would climb out of a
     # route's or an allowed entry's path prefix once the URL is normalized.
-    if _DOT_SEGMENT.search(inbound.path) or "\\" in inbound.path:
+    if "\\" in inbound.path or baseurl.has_dot_segment(inbound.path):
         raise GatewayError(
             400, "the request path must not contain '.' or '..' segments", "bad_path"
         )
@@ -82,10 +87,22 @@ def check_headers(raw_headers: list[tuple[bytes, bytes]]) -> None:
 
 def check_json_depth(body: bytes) -> None:
     limit = settings.HEADROOM_MAX_JSON_DEPTH
-    if json_deeper_than(body, limit):
+    if json_deeper_than(as_utf8(body), limit):
         raise GatewayError(
             400, f"the JSON body is nested deeper than {limit} levels", "json_too_deep"
         )
+
+
+def as_utf8(body: bytes) -> bytes:
+    """The body as UTF-8 for the checks: JSON parsers also read a BOM, UTF-16 and UTF-32
+    (RFC 8259 §8.1 allows them in), which would otherwise pass the depth check unread.
+    A body that starts the plain way costs one byte comparison."""
+    if not body or body[0] in _PLAIN_START:
+        return body
+    encoding = json.detect_encoding(body)
+    if encoding == "utf-8":
+        return body
+    return body.decode(encoding, errors="replace").encode("utf-8")
 
 
 def json_deeper_than(body: bytes, limit: int) -> bool:
@@ -166,3 +183,39 @@ def refused_in_wire_format(exchange: Exchange) -> Iterator[None]:
         raise GatewayError(
             refusal.status, refusal.message, refusal.code, headers=refusal.headers
         ) from None
+
+
+def check_lending(inbound: Inbound, resolution: Resolution) -> None:
+    """An `env:` route lends its key only to the paths and methods it allows (by default the
+    model surfaces): anything else is refused with 403 before it is built."""
+    route = resolution.route
+    if route is None or not resolution.auth.startswith("env:") or resolution.auth != route.auth:
+        return
+    rule = lending.lending(route.allowed_paths, route.allowed_methods)
+    if not rule.allows(inbound.method, inbound.path):
+        raise GatewayError(
+            403,
+            f"this route does not lend its key to {inbound.method} on this path",
+            "path_not_allowed",
+        )
+
+
+async def check_metrics_access(request: HttpRequest) -> None:
+    """/metrics holds to ALLOWED_HOSTS, and needs HEADROOM_METRICS_TOKEN or a valid gateway key
+    once either keys are required or a token is set (figures name routes, models and teams)."""
+    check_host(request)
+    token = settings.HEADROOM_METRICS_TOKEN
+    if not token and not settings.HEADROOM_REQUIRE_KEY:
+        return
+    headers = {name.lower(): value for name, value in request.headers.items()}
+    presented = credentials.bare_value("authorization", headers.get("authorization", ""))
+    presented = headers.get(credentials.GATEWAY_KEY_HEADER, "").strip() or presented
+    if token and presented and hmac.compare_digest(presented.encode(), token.encode()):
+        return
+    if presented:
+        try:
+            await admission.recognize(presented)
+            return
+        except Refused:
+            pass
+    raise GatewayError(401, "the metrics need a metrics token or a gateway key", "unauthorized")

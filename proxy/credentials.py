@@ -20,6 +20,8 @@ from routing.models import PASSTHROUGH
 logger = logging.getLogger(__name__)
 
 GATEWAY_KEY_HEADER = "x-headroom-key"
+# Headers that choose the organization, project or billing account a key is used for.
+ACCOUNT_HEADERS = frozenset({"openai-organization", "openai-project", "x-goog-user-project"})
 
 
 def bare_value(name: str, value: str) -> str:
@@ -76,8 +78,10 @@ def prepare(
     *,
     auth: str,
     protocol: str,
+    account_headers: bool = False,
 ) -> tuple[list[tuple[str, str]], str]:
-    """The outbound headers and query string for this request's credential mode."""
+    """The outbound headers and query string for this request's credential mode; with an
+    injected key the caller's account headers go only if `account_headers` allows them."""
     if auth == PASSTHROUGH:
         require(headers, query, auth, protocol)
         return without_gateway_keys(outbound_headers(raw_headers, strip_credentials=False), query)
@@ -89,6 +93,10 @@ def prepare(
             502, "the gateway has no credential configured for this upstream", "credential_missing"
         )
     outbound = outbound_headers(raw_headers, strip_credentials=True)
+    if not account_headers:
+        # They pick whose organization or project the injected key bills: the caller's choice
+        # only where the route says so.
+        outbound = [(name, value) for name, value in outbound if name not in ACCOUNT_HEADERS]
     outbound.append(wire.get(protocol).credential_header(key))
     return outbound, gemini.drop_query_key(query)
 

@@ -52,6 +52,8 @@ class Exchange:
     estimated_input: int | None = None
     savings_note: str = ""
     cache_hit: bool = False
+    # The in-flight slots this request holds (proxy.inflight), given back when it finishes.
+    in_flight: tuple[int | None, str] | None = None
     cache_status: str = ""  # x-headroom-cache: hit or miss on routes with a cache_ttl
     team: str = ""
     gateway_key_id: int | None = None

@@ -52,6 +52,7 @@ def build_upstream_request(inbound: Inbound, resolution: Resolution) -> httpx.Re
         inbound.query,
         auth=resolution.auth,
         protocol=resolution.protocol,
+        account_headers=resolution.route is not None and resolution.route.forward_account_headers,
     )
     path, body = rewrite_model(inbound, resolution.model)
     url = resolution.upstream.url + path + (f"?{query}" if query else "")
@@ -83,12 +84,16 @@ def raw_suffix(raw: str, model: str) -> str:
     return quote(model, safe=":@")
 
 
-async def send(
-    outgoing: httpx.Request, resolution: Resolution, exchange: Exchange
-) -> httpx.Response:
-    """Send the request, pinned to checked addresses when the client chose the target."""
+async def check_egress(outgoing: httpx.Request, resolution: Resolution) -> httpx.Request:
+    """The request pinned to checked addresses when the client chose the target; 403 if any
+    address is refused (SPEC §3). Unchanged for routes and allowed IP literals."""
     if resolution.check_addresses:
-        outgoing = await egress.pin(outgoing, resolution)
+        return await egress.pin(outgoing, resolution)
+    return outgoing
+
+
+async def send(outgoing: httpx.Request, exchange: Exchange) -> httpx.Response:
+    """Send the request (already through `check_egress`); transport failures become statuses."""
     exchange.upstream_started = exchange.upstream_started or time.perf_counter()
     try:
         return await upstream.send(outgoing)

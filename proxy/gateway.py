@@ -18,6 +18,7 @@ from proxy import (
     credentials,
     forward,
     inbound,
+    inflight,
     modellist,
     record,
     respond,
@@ -75,13 +76,18 @@ async def proxy(
         return respond.with_gateway_headers(listed, exchange)
     resolution = await forward.resolve_request(received)
     forward.describe_route(exchange, resolution)
+    admit.check_lending(received, resolution)
     # A request refused for a missing provider key does not count against the key's rate.
     credentials.require(received.headers, received.query, resolution.auth, resolution.protocol)
     await admit.enforce_limits(key, exchange)
     savings.apply(received, resolution.route, exchange)
-    slot = await responsecache.open_slot(received, resolution.route, exchange)
+    outgoing = forward.build_upstream_request(received, resolution)
+    # The cache answers only after every admission check, the egress pin included, and only
+    # the request it stored: where and as whom `outgoing` goes is part of its key.
+    pinned = await forward.check_egress(outgoing, resolution)
+    inflight.enter(exchange, key.max_in_flight if key is not None else None)
+    slot = await responsecache.open_slot(received, resolution.route, exchange, outgoing)
     if slot is not None and slot.entry is not None:
         return respond.replay(slot.entry, exchange)
-    outgoing = forward.build_upstream_request(received, resolution)
-    reply = await forward.send(outgoing, resolution, exchange)
+    reply = await forward.send(pinned, exchange)
     return await respond.respond(reply, received, exchange, slot, record.record)

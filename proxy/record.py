@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import logging
 
-from proxy import metrics, savings
+from proxy import inflight, metrics, savings
 from proxy.exchange import Exchange
 from requestlog import writer
+from requestlog.storable import text
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +21,9 @@ def row_values(exchange: Exchange) -> dict[str, object]:
     """A finished exchange's RequestLog fields: no bodies, no headers, no credentials.
 
     A plain dict is a fraction of the cost of a model instance on the request's path; the
-    instance, and its cost (which may need a query), are made on the writer thread.
+    instance, and its cost (which may need a query), are made on the writer thread. Every text
+    is made storable here (`storable.text`), so one caller's strange model name or path cannot
+    make the database refuse a batch that holds other callers' rows.
     """
     usage = exchange.usage
     status = final_status(exchange)
@@ -28,20 +31,20 @@ def row_values(exchange: Exchange) -> dict[str, object]:
     billed = None if exchange.cache_hit else usage
     return dict(
         created=exchange.created,
-        request_id=exchange.request_id[:64],
-        family=exchange.family[:16],
-        endpoint=exchange.endpoint[:500],
-        method=exchange.method[:16],
-        model=exchange.model[:200],
-        model_forwarded=exchange.model_forwarded[:200],
+        request_id=text(exchange.request_id, 64),
+        family=text(exchange.family, 16),
+        endpoint=text(exchange.endpoint, 500),
+        method=text(exchange.method, 16),
+        model=text(exchange.model, 200),
+        model_forwarded=text(exchange.model_forwarded, 200),
         route_id=exchange.route_id,
-        route_label=exchange.route_label[:200],
-        upstream_host=exchange.upstream_host[:255],
+        route_label=text(exchange.route_label, 200),
+        upstream_host=text(exchange.upstream_host, 255),
         override=exchange.override,
-        team=exchange.team[:100],
+        team=text(exchange.team, 100),
         gateway_key_id=exchange.gateway_key_id,
         status=status,
-        error_type=exchange.error_type[:64],
+        error_type=text(exchange.error_type, 64),
         stream=exchange.stream,
         disconnected=exchange.disconnected,
         latency_ms=round(exchange.latency_ms, 3),
@@ -66,6 +69,7 @@ def record(exchange: Exchange) -> None:
     """Finish the exchange, count it and queue its row, once per request. Never raises."""
     if not exchange.finish():
         return
+    inflight.leave(exchange)
     try:
         metrics.observe(exchange, final_status(exchange))
     except Exception:

@@ -102,7 +102,10 @@ class Recorder:
 
 
 async def open_slot(
-    inbound: Inbound, route: UpstreamRoute | None, exchange: Exchange
+    inbound: Inbound,
+    route: UpstreamRoute | None,
+    exchange: Exchange,
+    outgoing: httpx.Request | None = None,
 ) -> Slot | None:
     """The request's slot, with its entry if one is stored; None unless the route caches.
 
@@ -114,20 +117,29 @@ async def open_slot(
     exchange.cache_status = MISS
     if inbound.method != "POST" or not inbound.model or savings.bypassed(inbound):
         return None
-    slot = Slot(cache_key(inbound, route, exchange), route.cache_ttl)
+    slot = Slot(cache_key(inbound, route, exchange, outgoing), route.cache_ttl)
     slot.entry = await load(slot.key)
     if slot.entry is not None:
         exchange.cache_status = HIT
     return slot
 
 
-def cache_key(inbound: Inbound, route: UpstreamRoute, exchange: Exchange) -> str:
-    """SHA-256 over the route (and its last edit), the caller, the path and query, the headers
-    that change the answer, and the body exactly as it will be forwarded."""
+def cache_key(
+    inbound: Inbound,
+    route: UpstreamRoute,
+    exchange: Exchange,
+    outgoing: httpx.Request | None = None,
+) -> str:
+    """SHA-256 over the route (and its last edit), the caller, where and as whom the request
+    goes (`outgoing`: the resolved upstream or override target, and the credentials it carries,
+    injected ones included), the path and query, the headers that change the answer, and the
+    body exactly as it will be forwarded."""
     parts = [
         str(route.pk),
         route.updated.isoformat() if route.updated else "",
+        exchange.route_label,
         identity(inbound, exchange),
+        *destination(outgoing),
         inbound.method,
         inbound.path,
         inbound.query,
@@ -151,6 +163,18 @@ def identity(inbound: Inbound, exchange: Exchange) -> str:
         digest.update(f"{name}:{len(value)}:{value}".encode("utf-8", "surrogateescape"))
     key_id = exchange.gateway_key_id
     return f"{'' if key_id is None else key_id}/{digest.hexdigest()}"
+
+
+def destination(outgoing: httpx.Request | None) -> tuple[str, str]:
+    """The URL the request goes to (before DNS pinning, so the name, not the address) and a
+    SHA-256 of the credentials it carries: never the credentials themselves."""
+    if outgoing is None:
+        return "", ""
+    digest = hashlib.sha256()
+    for name in CREDENTIAL_HEADERS:
+        value = outgoing.headers.get(name, "")
+        digest.update(f"{name}:{len(value)}:{value}".encode("utf-8", "surrogateescape"))
+    return str(outgoing.url), digest.hexdigest()
 
 
 def local_memory() -> bool:

@@ -7,11 +7,14 @@ environment variables are ignored, so a request goes exactly where the resolver 
 from __future__ import annotations
 
 import ssl
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import aiohttp
 import httpx
+import yarl
 from django.conf import settings
 from httpx_aiohttp import AiohttpTransport
 
@@ -43,16 +46,32 @@ def make_transport() -> httpx.AsyncBaseTransport:
     return AiohttpTransport(client=_session)
 
 
+with warnings.catch_warnings():
+    # aiohttp discourages subclassing (a DeprecationWarning at class creation); this one only
+    # changes how a URL string is read.
+    warnings.simplefilter("ignore", DeprecationWarning)
+
+    class _EncodedURLSession(aiohttp.ClientSession):
+        """httpx hands over URLs already percent-encoded exactly as the client sent them;
+        aiohttp would re-quote them (`%2F` to `/`, `%41` to `A`), so they go on as encoded."""
+
+        def _request(self, method: str, str_or_url: Any, **kwargs: Any) -> Any:
+            if isinstance(str_or_url, str):
+                str_or_url = yarl.URL(str_or_url, encoded=True)
+            return super()._request(method, str_or_url, **kwargs)
+
+
 def _session() -> aiohttp.ClientSession:
     # Built on first use, inside the server's event loop. No cookie jar (one tenant's cookies
     # must never reach another's request), no automatic headers (the client's own go as sent),
     # no proxy variables, no decompression (bytes are relayed as they came).
     connector = aiohttp.TCPConnector(
         limit=settings.HEADROOM_MAX_CONNECTIONS,
+        limit_per_host=settings.HEADROOM_MAX_CONNECTIONS_PER_HOST,
         keepalive_timeout=30.0,
         ssl=ssl.create_default_context(),
     )
-    return aiohttp.ClientSession(
+    return _EncodedURLSession(
         connector=connector,
         cookie_jar=aiohttp.DummyCookieJar(),
         skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),

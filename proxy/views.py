@@ -7,11 +7,12 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import bad_request, page_not_found
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
-from proxy import gateway, schema, wire
+from proxy import admit, gateway, schema, wire
 from proxy.errors import GatewayError, error_response
 from proxy.inbound import Surface
 from requestlog import writer
 from routing import database
+from routing.families import Family
 
 OPENAI = Surface("openai", "body", model_required=True)
 ANTHROPIC = Surface("anthropic", "body", model_required=True)
@@ -85,5 +86,9 @@ def database_reachable() -> bool:
 
 
 async def metrics(request: HttpRequest) -> HttpResponse:
-    """Prometheus text exposition of this process's metrics."""
+    """Prometheus text exposition of this process's metrics, to whom may read them."""
+    try:
+        await admit.check_metrics_access(request)
+    except GatewayError as error:
+        return error_response(Family.OPENAI, error)
     return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)

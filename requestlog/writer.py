@@ -1,8 +1,9 @@
 """The request log's writer: finished requests queue as rows, a background thread saves them.
 
 A proxied request only puts its row's field values on a bounded in-memory queue; a thread
-builds and prices the rows and writes them with bulk_create. A full queue or a database error drops
-rows (counted in metrics and logged) but never fails or slows a request. `flush()` writes what is
+builds and prices the rows and writes them with bulk_create; a refused batch is written row by
+row, an unstorable row as a placeholder. A full queue or a failing database drops rows (counted
+in metrics and logged) but never fails or slows a request. `flush()` writes what is
 queued from the calling thread: tests use it, and so does a graceful shutdown.
 """
 
@@ -16,7 +17,7 @@ import threading
 from django.conf import settings
 from django.db import connection
 
-from requestlog import metrics, pricing
+from requestlog import metrics, pricing, storable
 from requestlog.models import RequestLog
 from requestlog.signals import rows_written
 from requestlog.usage import Usage
@@ -137,20 +138,62 @@ class LogWriter:
 
 
 def write(batch: list[Pending]) -> int:
-    """Price and save one batch; a database error drops it, counted and logged."""
+    """Price and save one batch. If the database refuses it, the rows are written one by one,
+    so one unstorable row never costs other callers' rows."""
     try:
-        rows = [RequestLog(**values) for values, _ in batch]
-        for row, (_, usage) in zip(rows, batch, strict=True):
-            price(row, usage)
-        forget_deleted_routes(rows)
+        rows = build(batch)
         RequestLog.objects.add_rows(rows)
-    except Exception:
-        logger.exception("request log: %d rows dropped, the database write failed", len(batch))
-        drop(len(batch), "db_error")
-        return 0
-    metrics.LOG_ROWS_WRITTEN.inc(len(rows))
-    rows_written.send(sender=RequestLog, rows=rows)
+    except Exception as exc:
+        # The message may quote the refused value (a caller's text): only its type is logged.
+        logger.warning(
+            "request log: a batch of %d rows was refused (%s), writing them one by one",
+            len(batch),
+            type(exc).__name__,
+        )
+        rows = write_one_by_one(batch)
+    if rows:
+        metrics.LOG_ROWS_WRITTEN.inc(len(rows))
+        rows_written.send(sender=RequestLog, rows=rows)
     return len(rows)
+
+
+def build(batch: list[Pending]) -> list[RequestLog]:
+    rows = [RequestLog(**values) for values, _ in batch]
+    for row, (_, usage) in zip(rows, batch, strict=True):
+        price(row, usage)
+    forget_deleted_routes(rows)
+    return rows
+
+
+def write_one_by_one(batch: list[Pending]) -> list[RequestLog]:
+    """Each row on its own; a row still refused is replaced by its placeholder (status, tokens
+    and cost kept). When even a placeholder is refused the database itself is failing: the
+    rest of the batch is dropped, counted and logged, instead of trying every row twice."""
+    saved: list[RequestLog] = []
+    for index, (values, usage) in enumerate(batch):
+        row = write_one(values, usage) or write_one(storable.placeholder(values), usage)
+        if row is None:
+            logger.error(
+                "request log: %d rows dropped, the database write failed", len(batch) - index
+            )
+            drop(len(batch) - index, "db_error")
+            break
+        saved.append(row)
+    return saved
+
+
+def write_one(values: dict[str, object], usage: Usage | None) -> RequestLog | None:
+    try:
+        [row] = build([(values, usage)])
+        RequestLog.objects.add_rows([row])
+    except Exception as exc:
+        logger.warning(
+            "request log: request %s refused (%s)",
+            storable.plain(values.get("request_id", ""), 64),
+            type(exc).__name__,
+        )
+        return None
+    return row
 
 
 def forget_deleted_routes(rows: list[RequestLog]) -> None:

@@ -175,6 +175,9 @@ class UpstreamRouteForm(forms.ModelForm[UpstreamRoute]):
             "cache_ttl",
             "connect_timeout",
             "read_timeout",
+            "allowed_paths",
+            "allowed_methods",
+            "forward_account_headers",
             "notes",
         ]
 
@@ -212,6 +215,10 @@ class UpstreamRouteAdmin(admin.ModelAdmin[UpstreamRoute]):
         (
             "Upstream",
             {"fields": ["upstream", "protocol", "auth", "key_variable_state", "strip_prefix"]},
+        ),
+        (
+            "Where an env: key may go",
+            {"fields": ["allowed_paths", "allowed_methods", "forward_account_headers"]},
         ),
         (
             "Behaviour",

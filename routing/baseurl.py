@@ -21,6 +21,8 @@ _API_SUFFIXES = ("/v1", "/v1beta")
 # A "." or ".." segment (also percent-encoded, or behind a backslash) would let the base URL
 # leave an allowed path prefix once httpx or the upstream server normalizes the path.
 _SEGMENT_SEPARATORS = re.compile(r"[/\\]")
+# Percent-decoding rounds before a path is judged: a proxy or upstream may decode more than once.
+_DECODING_ROUNDS = 4
 # The wildcard is only recognized in front of the host, never further along the URL.
 _WILDCARD = re.compile(r"^([a-z][a-z0-9+.-]*://)\*\.", re.IGNORECASE)
 
@@ -107,8 +109,22 @@ def _normalize_host(host: str) -> str:
     return host
 
 
+def has_dot_segment(path: str) -> bool:
+    """A `.` or `..` segment however it is disguised: percent-encoded (once or more), behind a
+    backslash, or with a `;parameter` (`..;/`, which Java servers read as `..`)."""
+    if "." not in path and "%" not in path:
+        return False
+    for _ in range(_DECODING_ROUNDS):
+        decoded = unquote(path)
+        if decoded == path:
+            break
+        path = decoded
+    segments = _SEGMENT_SEPARATORS.split(path)
+    return any(segment.split(";", 1)[0] in (".", "..") for segment in segments)
+
+
 def _normalize_path(path: str) -> str:
-    if any(segment in (".", "..") for segment in _SEGMENT_SEPARATORS.split(unquote(path))):
+    if has_dot_segment(path):
         raise InvalidBaseURL("the URL's path must not contain '.' or '..' segments")
     if path.endswith("/"):
         path = path[:-1]
@@ -143,6 +159,9 @@ class AllowEntry:
         base = parse_base_url(text)
         if wildcard and base.is_ip_literal:
             raise InvalidBaseURL("a '*.' wildcard needs a DNS name, not an address")
+        if wildcard and auth != "passthrough":
+            # Injection there would hand the secret to every subdomain, whoever runs it.
+            raise InvalidBaseURL("a '*.' wildcard entry cannot inject a key; name the host")
         host = f"*.{base.host}" if wildcard else base.host
         return cls(base.scheme, host, base.port, base.path, allow_private, auth)
 

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from routing import lending
 from routing.baseurl import AllowEntry, InvalidBaseURL, parse_base_url
 from routing.families import Family
 
@@ -37,6 +38,16 @@ def validate_auth(value: str) -> None:
             "Enter 'passthrough' or 'env:' followed by an environment variable name, "
             "for example env:OPENAI_API_KEY."
         )
+
+
+def validate_allowed_paths(value: str) -> None:
+    if problems := lending.path_problems(value):
+        raise ValidationError(f"Enter paths such as /v1/files: {'; '.join(problems)}.")
+
+
+def validate_allowed_methods(value: str) -> None:
+    if problems := lending.method_problems(value):
+        raise ValidationError(f"Enter HTTP methods such as GET, POST: {'; '.join(problems)}.")
 
 
 def validate_allow_entry(value: str) -> None:
@@ -101,6 +112,29 @@ class UpstreamRoute(models.Model):
     read_timeout = models.FloatField(
         null=True, blank=True, help_text="Seconds between bytes, e.g. 120; blank = gateway default."
     )
+    allowed_paths = models.TextField(
+        blank=True,
+        validators=[validate_allowed_paths],
+        help_text=(
+            "Only for env: routes: the paths the injected key may be used on, separated by "
+            "spaces or commas, e.g. /v1/files /v1/files/*; * stands for one path segment. "
+            "Blank = the model surfaces (chat/completions, completions, responses, embeddings, "
+            "models, messages, count_tokens, Gemini generate/stream/count)."
+        ),
+    )
+    allowed_methods = models.CharField(
+        max_length=200,
+        blank=True,
+        validators=[validate_allowed_methods],
+        help_text="Only for env: routes: e.g. GET, POST, DELETE. Blank = GET and POST.",
+    )
+    forward_account_headers = models.BooleanField(
+        default=False,
+        help_text=(
+            "Only for env: routes: forward the caller's openai-organization, openai-project "
+            "and x-goog-user-project headers, which choose whose account the key bills."
+        ),
+    )
     enabled = models.BooleanField(default=True)
     notes = models.TextField(blank=True)
     created = models.DateTimeField(default=timezone.now)
@@ -148,6 +182,12 @@ class AllowedUpstream(models.Model):
 
     def __str__(self) -> str:
         return self.url
+
+    def clean(self) -> None:
+        try:
+            self.as_entry()
+        except InvalidBaseURL as exc:
+            raise ValidationError({"auth": f"{exc}."}) from None
 
     def as_entry(self) -> AllowEntry:
         return AllowEntry.parse(self.url, allow_private=self.allow_private, auth=self.auth)

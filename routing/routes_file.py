@@ -52,6 +52,9 @@ KEYS: dict[str, Kind] = {
     "cache_ttl": COUNT,
     "connect_timeout": SECONDS,
     "read_timeout": SECONDS,
+    "allowed_paths": TEXT,
+    "allowed_methods": TEXT,
+    "forward_account_headers": FLAG,
     "enabled": FLAG,
     "notes": TEXT,
 }

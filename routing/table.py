@@ -29,7 +29,13 @@ def load() -> RouteTable:
     """Read both tables (sync; one query each)."""
     routes = tuple(UpstreamRoute.objects.order_by("position", "id"))
     rows = tuple(AllowedUpstream.objects.filter(enabled=True).order_by("id"))
-    allowed = [row.as_entry() for row in rows]
+    allowed = []
+    for row in rows:
+        try:
+            allowed.append(row.as_entry())
+        except InvalidBaseURL as exc:
+            # A row saved before a rule existed (a wildcard marked for injection) is skipped.
+            logger.warning("allowed upstream %s ignored: %s", row.pk, exc)
     for item in settings.HEADROOM_ALLOWED_UPSTREAMS:
         try:
             allowed.append(AllowEntry.parse(item))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, unquote_plus
 
 from proxy.sse import Event
 from proxy.usage import Observer, count, load, observer
@@ -85,8 +85,8 @@ def query_key(query: str) -> str | None:
     """The value of a `key=` query parameter, the Gemini way of sending the API key."""
     for item in query.split("&"):
         name, _, value = item.partition("=")
-        if name == "key":
-            return value
+        if _is_key_name(name):
+            return _decoded(value)
     return None
 
 
@@ -100,7 +100,16 @@ def drop_query_key(query: str, only: Callable[[str], bool] | None = None) -> str
 
 def _is_key_item(item: str, only: Callable[[str], bool] | None) -> bool:
     name, _, value = item.partition("=")
-    return name == "key" and (only is None or only(value))
+    return _is_key_name(name) and (only is None or only(_decoded(value)))
+
+
+def _is_key_name(name: str) -> bool:
+    """`key`, however it is spelled: upstreams decode `%6Bey` (or `k%65y`) to the same name."""
+    return name == "key" or ("%" in name and unquote_plus(name) == "key")
+
+
+def _decoded(value: str) -> str:
+    return unquote_plus(value) if "%" in value or "+" in value else value
 
 
 def usage_of(metadata: Any) -> Usage | None:

@@ -213,6 +213,17 @@ def test_csv_cells_cannot_start_a_spreadsheet_formula(client: Client, db: None) 
     assert "\n=HYPERLINK" not in breakdown
 
 
+@pytest.mark.parametrize("model", [" =1+1", "\t=1+1", "  @SUM(A1)", "\n-2+3", "\uff1dHYPERLINK(1)"])
+def test_csv_cells_cannot_start_a_formula_after_leading_whitespace(
+    client: Client, db: None, model: str
+) -> None:
+    rng = random.Random(5)
+    RequestLog.objects.add_rows([seed_row(rng, timezone.now(), model=model)])
+    rows_csv = b"".join(client.get("/dashboard/export/requests.csv").streaming_content).decode()
+    [line] = list(csv.DictReader(io.StringIO(rows_csv)))
+    assert line["model"] == "'" + model
+
+
 def test_an_unpriced_line_exports_as_unpriced(client: Client, db: None) -> None:
     rng = random.Random(4)
     RequestLog.objects.add_rows(

@@ -408,3 +408,20 @@ def test_a_two_day_custom_range_draws_hours_and_sums_days(seeded: list) -> None:
     assert (f.range.grain, f.range.bucket, len(dashboard.series)) == ("day", "hour", 48)
     assert dashboard.headline.requests == count
     assert sum(p.measures.requests for p in dashboard.series) == count
+
+
+def test_model_names_past_each_routes_busiest_fifty_are_grouped_as_other(db: None) -> None:
+    rng = random.Random(12)
+    now = NOW - timedelta(minutes=5)
+    rows = [seed_row(rng, now, route_label="*", model=f"busy-{n}") for n in range(50)]
+    rows += [seed_row(rng, now, route_label="*", model=f"busy-{n}") for n in range(50)]
+    rows += [seed_row(rng, now, route_label="*", model=f"rare-{n}") for n in range(70)]
+    RequestLog.objects.add_rows(rows)
+    board = stats.build(filters(range="24h"))
+    [models] = [b for b in board.breakdowns if b.dimension == "model"]
+    keys = {line.key for line in models.lines}
+    assert keys == {f"busy-{n}" for n in range(50)} | {stats.OTHER_MODELS}
+    other = next(line for line in models.lines if line.key == stats.OTHER_MODELS)
+    assert other.figures.requests == 70
+    assert board.headline.requests == 170
+    assert len(board.options.models) == 51

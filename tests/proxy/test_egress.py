@@ -25,6 +25,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from django.core.cache import cache
 from django.test import AsyncClient
 
 from proxy import egress, upstream
@@ -613,3 +614,22 @@ async def test_an_internationalized_name_is_looked_up_and_sent_in_its_ascii_form
     assert dns.lookups == [("xn--allwed-vxa.allowed.example", 443)]
     assert pinned.extensions["sni_hostname"] == "xn--allwed-vxa.allowed.example"
     assert pinned.headers["host"] == "xn--allwed-vxa.allowed.example"
+
+
+async def test_a_cached_answer_is_never_replayed_for_a_target_the_pin_now_refuses(
+    gateway: Gateway,
+) -> None:
+    # The route caches; its answer for the target was stored while the name resolved publicly.
+    cache.clear()
+    await UpstreamRoute.objects.acreate(
+        model_prefix="*", upstream="http://127.0.0.1:9", cache_ttl=60
+    )
+    gateway.dns.answers["allowed.example"] = [[PUBLIC_V4], ["10.0.0.8"]]
+    first = await gateway.post("http://allowed.example")
+    assert (first.status_code, len(gateway.sent)) == (200, 1)
+    # The name now resolves to a private address: the cache may not answer in the pin's place.
+    second = await gateway.post("http://allowed.example")
+    cache.clear()
+    assert second.status_code == 403
+    assert second.json()["error"]["code"] == "override_refused"
+    assert len(gateway.sent) == 1

@@ -13,7 +13,7 @@ from prometheus_client import REGISTRY
 
 from proxy import record
 from proxy.exchange import Exchange
-from requestlog import pricing
+from requestlog import pricing, storable
 from requestlog import writer as log_writer
 from requestlog.models import ModelPrice, RequestLog
 from requestlog.usage import Usage
@@ -193,9 +193,10 @@ def test_the_background_thread_survives_a_failed_write(
     real = RequestLog.objects.bulk_create
     calls: list[int] = []
 
+    # The batch, its row written alone and the row's placeholder: one failed write, all refused.
     def fail_once(rows: list[RequestLog], **kwargs: object) -> list[RequestLog]:
         calls.append(len(rows))
-        if len(calls) == 1:
+        if len(calls) <= 3:
             raise OperationalError("disk I/O error")
         return real(rows, **kwargs)
 
@@ -224,3 +225,47 @@ def test_a_route_deleted_while_its_rows_wait_does_not_sink_the_batch(writer: Log
         RequestLog.objects.order_by("model").values_list("model", "route_id", "route_label")
     )
     assert rows == [("glm-4.6", None, "glm-"), ("gpt-5", None, "")]
+
+
+def test_every_text_of_a_row_is_made_storable_when_the_row_is_built() -> None:
+    done = exchange(model="gpt-\ud800\x00x" + "y" * 500, endpoint="/v1/a\x00b\udfff")
+    values = record.row_values(done)
+    assert values["model"] == "gpt-\ufffdx" + "y" * 194
+    assert values["endpoint"] == "/v1/ab\ufffd"
+
+
+@pytest.mark.django_db
+def test_a_refused_row_becomes_a_placeholder_and_its_batch_survives(
+    writer: LogWriter, settings: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.HEADROOM_LOG_BATCH_SIZE = 10  # type: ignore[attr-defined]
+    settings.HEADROOM_LOG_QUEUE_SIZE = 10  # type: ignore[attr-defined]
+    ModelPrice.objects.create(pattern="bad", input_per_mtok=Decimal(1), output_per_mtok=Decimal(2))
+    usage = Usage(input_tokens=100, output_tokens=7)
+    for index in range(4):
+        submit(writer, exchange(model=f"ok-{index}", usage=usage))
+    # A row built without `storable.text` (as an older row builder did) still reaches the
+    # database as a lone surrogate, which SQLite and PostgreSQL both refuse.
+    poisoned = record.row_values(exchange(model="bad", usage=usage))
+    poisoned["model"] = "bad-\ud800"
+    writer.submit(poisoned, usage)
+    assert writer.flush() == 5
+    rows = {row.model: row for row in RequestLog.objects.all()}
+    assert set(rows) == {"ok-0", "ok-1", "ok-2", "ok-3", "bad-\\ud800"}
+    placeholder = rows["bad-\\ud800"]
+    assert (placeholder.status, placeholder.input_tokens, placeholder.output_tokens) == (
+        200,
+        100,
+        7,
+    )
+    assert placeholder.error_type == "unstorable_row"
+    assert placeholder.cost_usd == Decimal("0.000114")
+
+
+def test_the_storable_text_limits_are_the_columns_lengths() -> None:
+    columns = {
+        field.name: field.max_length
+        for field in RequestLog._meta.fields
+        if field.get_internal_type() == "CharField" and field.name != "cost_source"
+    }
+    assert columns == storable.TEXT_LIMITS

@@ -23,7 +23,7 @@ from twisted.internet import reactor, task
 from twisted.internet.defer import Deferred
 from twisted.web import http
 
-from proxy import checks, listener, schema, upstream
+from proxy import checks, intake, listener, schema, upstream
 from proxy import supervisor as workerpool
 from requestlog import writer
 
@@ -86,6 +86,9 @@ class Command(BaseCommand):
         self, sock: socket.socket, supervisor_pid: int | None, host: str = "", port: int = 0
     ) -> None:
         make_room_for_headers()
+        # Bodies limited while they are read, slow senders cut off (Twisted reads a whole
+        # request before Daphne's application sees any of it).
+        intake.install()
         if listener.adoptable(sock):
             endpoints = [listener.endpoint(sock)]
         else:
