@@ -158,6 +158,10 @@ HEADROOM_ROUTES_POLL_SECONDS = env.float("HEADROOM_ROUTES_POLL_SECONDS", default
 HEADROOM_CONNECT_TIMEOUT = env.float("HEADROOM_CONNECT_TIMEOUT", default=10.0)
 HEADROOM_UPSTREAM_TIMEOUT = env.float("HEADROOM_UPSTREAM_TIMEOUT", default=600.0)
 HEADROOM_MAX_CONNECTIONS = env.int("HEADROOM_MAX_CONNECTIONS", default=512)
+# Retries before the first byte (routes set how many): the first backoff in seconds, doubled per
+# retry and jittered, and the longest wait an upstream's retry-after may ask for.
+HEADROOM_RETRY_BACKOFF_SECONDS = env.float("HEADROOM_RETRY_BACKOFF_SECONDS", default=0.5)
+HEADROOM_RETRY_AFTER_MAX_SECONDS = env.float("HEADROOM_RETRY_AFTER_MAX_SECONDS", default=10.0)
 HEADROOM_MAX_BODY_BYTES = env.int("HEADROOM_MAX_BODY_BYTES", default=32 * 1024 * 1024)
 
 # Gateway keys (SPEC §4). With HEADROOM_REQUIRE_KEY every request needs a valid key; a key that

@@ -41,8 +41,14 @@ def stream_error_forms(family: str, error: GatewayError) -> tuple[bytes, bytes]:
     )
 
 
+class StreamIdle(httpx.ReadTimeout):
+    """A stream went longer than its route's idle_timeout without a chunk."""
+
+
 def from_httpx(exc: httpx.HTTPError) -> GatewayError:
     """Map a transport failure to a status; messages never name the upstream host."""
+    if isinstance(exc, StreamIdle):
+        return GatewayError(504, "the upstream stream stalled", "upstream_idle")
     if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
         return GatewayError(504, "timed out connecting to the upstream", "upstream_timeout")
     if isinstance(exc, httpx.TimeoutException):

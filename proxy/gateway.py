@@ -13,7 +13,7 @@ import traceback
 
 from django.http import HttpRequest, HttpResponse
 
-from proxy import admit, forward, inbound, record, respond, responsecache, savings
+from proxy import admit, attempts, forward, inbound, record, respond, responsecache, savings
 from proxy.errors import GatewayError, error_response
 from proxy.exchange import Exchange
 from proxy.inbound import Inbound, Surface
@@ -64,6 +64,5 @@ async def proxy(
     slot = await responsecache.open_slot(received, resolution.route, exchange)
     if slot is not None and slot.entry is not None:
         return respond.replay(slot.entry, exchange)
-    outgoing = forward.build_upstream_request(received, resolution)
-    reply = await forward.send(outgoing, resolution, exchange)
+    reply = await attempts.send(received, surface, resolution, exchange)
     return await respond.respond(reply, received, exchange, slot, record.record)

@@ -38,6 +38,8 @@ def row_values(exchange: Exchange) -> dict[str, object]:
         route_label=exchange.route_label[:200],
         upstream_host=exchange.upstream_host[:255],
         override=exchange.override,
+        attempts=exchange.attempts,
+        answered_route=exchange.answered_route[:200],
         team=exchange.team[:100],
         gateway_key_id=exchange.gateway_key_id,
         status=status,

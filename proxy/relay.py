@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 
 from proxy import wire
-from proxy.errors import from_httpx, stream_error_forms
+from proxy.errors import StreamIdle, from_httpx, stream_error_forms
 from proxy.exchange import Exchange
 from proxy.responsecache import Recorder
 from proxy.usage import Observer
@@ -28,6 +28,19 @@ def observer_for(reply: httpx.Response, family: str, hide_usage_chunk: bool) -> 
         return Observer()
     content_type = reply.headers.get("content-type", "")
     return wire.get(family).stream_observer(content_type, hide_usage_chunk)
+
+
+async def within(chunks: AsyncIterator[bytes], seconds: float) -> AsyncIterator[bytes]:
+    """The chunks, failing with StreamIdle when the next one takes longer than `seconds`."""
+    while True:
+        try:
+            async with asyncio.timeout(seconds):
+                chunk = await anext(chunks)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise StreamIdle(f"no chunk for {seconds} s") from None
+        yield chunk
 
 
 class Relay:
@@ -59,7 +72,10 @@ class Relay:
         self.started = True
         exchange, observer = self.exchange, self.observer
         try:
-            async for chunk in self.reply.aiter_raw():
+            chunks = self.reply.aiter_raw()
+            if exchange.idle_timeout:
+                chunks = within(chunks, exchange.idle_timeout)
+            async for chunk in chunks:
                 exchange.mark_first_byte()
                 passed = observer.feed(chunk)
                 if passed:

@@ -109,8 +109,10 @@ def should_buffer(reply: httpx.Response) -> bool:
 
 def with_gateway_headers(response: HttpResponse, exchange: Exchange) -> HttpResponse:
     response["x-headroom-request-id"] = exchange.request_id
-    if exchange.route_label:
-        response["x-headroom-route"] = exchange.route_label
+    # The route that answered: a fallback's prefix when the matched route failed.
+    label = exchange.answered_route or exchange.route_label
+    if label:
+        response["x-headroom-route"] = label
     for name, value in savings.headers(exchange).items():
         response[name] = value
     if exchange.cache_status:
