@@ -93,7 +93,13 @@ class Relay:
             exchange.fail(error)
             yield observer.interrupt(*stream_error_forms(self.family, error))
         except (asyncio.CancelledError, GeneratorExit):
-            exchange.disconnected = True
+            if observer.finished:
+                # The client read the final event and closed, as the SDKs do: the answer is
+                # complete (and worth caching), whatever the upstream still had to send.
+                if self.recorder is not None:
+                    await self.recorder.complete(observer.usage)
+            else:
+                exchange.disconnected = True
             raise
         finally:
             exchange.usage = observer.usage
