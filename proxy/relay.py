@@ -13,9 +13,16 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 
 import httpx
+from django.conf import settings
 
 from proxy import wire
-from proxy.errors import StreamIdle, from_httpx, stream_error_forms
+from proxy.errors import (
+    ResponseTooLarge,
+    StreamIdle,
+    StreamIncomplete,
+    from_httpx,
+    stream_error_forms,
+)
 from proxy.exchange import Exchange
 from proxy.responsecache import Recorder
 from proxy.usage import Observer
@@ -75,36 +82,48 @@ class Relay:
             chunks = self.reply.aiter_raw()
             if exchange.idle_timeout:
                 chunks = within(chunks, exchange.idle_timeout)
+            limit, size = settings.HEADROOM_MAX_RESPONSE_BYTES, 0
             async for chunk in chunks:
                 exchange.mark_first_byte()
+                size += len(chunk)
+                if limit and size > limit:
+                    raise ResponseTooLarge(f"more than {limit} bytes")
                 passed = observer.feed(chunk)
                 if passed:
                     self._record(passed)
+                if observer.finished:
+                    # Stored before the client sees the final event: an SDK closes and asks
+                    # again at once, and that request must find the answer.
+                    await self._complete()
+                if passed:
                     yield passed
             tail = observer.close()
             if tail:
                 self._record(tail)
                 yield tail
-            if self.recorder is not None:
-                await self.recorder.complete(observer.usage)
+            if observer.incomplete:
+                raise StreamIncomplete("no final event")
+            await self._complete()
         except httpx.HTTPError as exc:
             # The status line is gone already: the failure becomes one error event (SPEC §6).
             error = from_httpx(exc)
             exchange.fail(error)
             yield observer.interrupt(*stream_error_forms(self.family, error))
         except (asyncio.CancelledError, GeneratorExit):
-            if observer.finished:
-                # The client read the final event and closed, as the SDKs do: the answer is
-                # complete (and worth caching), whatever the upstream still had to send.
-                if self.recorder is not None:
-                    await self.recorder.complete(observer.usage)
-            else:
-                exchange.disconnected = True
+            # A client that closes once it has the final event, as the SDKs do, has its whole
+            # answer, whatever the upstream still had to send: no disconnect.
+            exchange.disconnected = not observer.finished
             raise
         finally:
             exchange.usage = observer.usage
             await self.reply.aclose()
             self.on_finish(exchange)
+
+    async def _complete(self) -> None:
+        """Store the relayed answer in the response cache, once."""
+        recorder, self.recorder = self.recorder, None
+        if recorder is not None:
+            await recorder.complete(self.observer.usage)
 
     def _record(self, chunk: bytes) -> None:
         if self.recorder is not None:
