@@ -163,6 +163,8 @@ HEADROOM_MAX_CONNECTIONS = env.int("HEADROOM_MAX_CONNECTIONS", default=512)
 HEADROOM_RETRY_BACKOFF_SECONDS = env.float("HEADROOM_RETRY_BACKOFF_SECONDS", default=0.5)
 HEADROOM_RETRY_AFTER_MAX_SECONDS = env.float("HEADROOM_RETRY_AFTER_MAX_SECONDS", default=10.0)
 HEADROOM_MAX_BODY_BYTES = env.int("HEADROOM_MAX_BODY_BYTES", default=32 * 1024 * 1024)
+# Upstream answers larger than this are cut off with an error (0 = no limit).
+HEADROOM_MAX_RESPONSE_BYTES = env.int("HEADROOM_MAX_RESPONSE_BYTES", default=1024 * 1024 * 1024)
 
 # Gateway keys (SPEC §4). With HEADROOM_REQUIRE_KEY every request needs a valid key; a key that
 # is presented is checked either way. Keys are stored as HMACs under HEADROOM_KEY_SECRET, or under

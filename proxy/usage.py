@@ -48,6 +48,11 @@ class Observer:
         """The bytes to send the client for this chunk."""
         return chunk
 
+    @property
+    def incomplete(self) -> bool:
+        """The body ended without the final event its stream format promises."""
+        return False
+
     def close(self) -> bytes:
         """End of the body: any bytes still to send."""
         return b""
@@ -79,6 +84,10 @@ class EventObserver(Observer):
         for event in self.reader.close():
             self._see(event)
         return b""
+
+    @property
+    def incomplete(self) -> bool:
+        return self.final is not None and not self.finished
 
     def _see(self, event: Event) -> None:
         self.usage = self.read(event, self.usage)

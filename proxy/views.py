@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import bad_request, page_not_found
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from proxy import gateway, schema, wire
+from proxy import metrics as proxy_metrics
 from proxy.errors import GatewayError, error_response
 from proxy.inbound import Surface
 from requestlog import writer
@@ -86,4 +89,5 @@ def database_reachable() -> bool:
 
 async def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus text exposition of this process's metrics."""
+    proxy_metrics.LOOP_TASKS.set(len(asyncio.all_tasks()))
     return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
