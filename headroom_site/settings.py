@@ -163,6 +163,8 @@ HEADROOM_MAX_CONNECTIONS = env.int("HEADROOM_MAX_CONNECTIONS", default=512)
 HEADROOM_RETRY_BACKOFF_SECONDS = env.float("HEADROOM_RETRY_BACKOFF_SECONDS", default=0.5)
 HEADROOM_RETRY_AFTER_MAX_SECONDS = env.float("HEADROOM_RETRY_AFTER_MAX_SECONDS", default=10.0)
 HEADROOM_MAX_BODY_BYTES = env.int("HEADROOM_MAX_BODY_BYTES", default=32 * 1024 * 1024)
+# A stopping worker lets requests in flight finish for this long, then ends the streams left.
+HEADROOM_SHUTDOWN_GRACE_SECONDS = env.float("HEADROOM_SHUTDOWN_GRACE_SECONDS", default=30.0)
 # Upstream answers larger than this are cut off with an error (0 = no limit).
 HEADROOM_MAX_RESPONSE_BYTES = env.int("HEADROOM_MAX_RESPONSE_BYTES", default=1024 * 1024 * 1024)
 

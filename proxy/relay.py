@@ -15,8 +15,9 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 from django.conf import settings
 
-from proxy import wire
+from proxy import upstream, wire
 from proxy.errors import (
+    GatewayError,
     ResponseTooLarge,
     StreamIdle,
     StreamIncomplete,
@@ -26,6 +27,10 @@ from proxy.errors import (
 from proxy.exchange import Exchange
 from proxy.responsecache import Recorder
 from proxy.usage import Observer
+
+SHUTTING_DOWN = GatewayError(
+    503, "the gateway is restarting; retry the request", "gateway_shutdown"
+)
 
 
 def observer_for(reply: httpx.Response, family: str, hide_usage_chunk: bool) -> Observer:
@@ -50,6 +55,18 @@ async def within(chunks: AsyncIterator[bytes], seconds: float) -> AsyncIterator[
         yield chunk
 
 
+# Relays streaming right now, so a graceful stop can end them with an error event.
+_live: set[Relay] = set()
+
+
+def end_all() -> int:
+    """End every stream in flight with the gateway's shutdown error; returns how many."""
+    relays = list(_live)
+    for live in relays:
+        live.end_for_shutdown()
+    return len(relays)
+
+
 class Relay:
     def __init__(
         self,
@@ -70,6 +87,7 @@ class Relay:
         # Handed the exchange once the body is done or abandoned (the view's log hand-off).
         self.on_finish = on_finish
         self.started = False
+        self.ending = False  # ended by a graceful stop
         self.loop = asyncio.get_running_loop()
 
     def __aiter__(self) -> AsyncIterator[bytes]:
@@ -78,6 +96,7 @@ class Relay:
     async def _run(self) -> AsyncIterator[bytes]:
         self.started = True
         exchange, observer = self.exchange, self.observer
+        _live.add(self)
         try:
             chunks = self.reply.aiter_raw()
             if exchange.idle_timeout:
@@ -106,7 +125,7 @@ class Relay:
             await self._complete()
         except httpx.HTTPError as exc:
             # The status line is gone already: the failure becomes one error event (SPEC §6).
-            error = from_httpx(exc)
+            error = SHUTTING_DOWN if self.ending else from_httpx(exc)
             exchange.fail(error)
             yield observer.interrupt(*stream_error_forms(self.family, error))
         except (asyncio.CancelledError, GeneratorExit):
@@ -115,9 +134,15 @@ class Relay:
             exchange.disconnected = not observer.finished
             raise
         finally:
+            _live.discard(self)
             exchange.usage = observer.usage
             await self.reply.aclose()
             self.on_finish(exchange)
+
+    def end_for_shutdown(self) -> None:
+        """Break off the upstream body; the relay then sends the shutdown error event."""
+        self.ending = True
+        upstream.abort(self.reply)
 
     async def _complete(self) -> None:
         """Store the relayed answer in the response cache, once."""

@@ -23,7 +23,7 @@ from twisted.internet import reactor, task
 from twisted.internet.defer import Deferred
 from twisted.web import http
 
-from proxy import checks, listener, schema, upstream
+from proxy import checks, listener, schema, shutdown, upstream
 from proxy import supervisor as workerpool
 from requestlog import writer
 
@@ -102,7 +102,10 @@ class Command(BaseCommand):
             http_timeout=None,
             application_close_timeout=10,
             verbosity=0,
+            # SIGTERM/SIGINT start a graceful stop instead of stopping the reactor at once.
+            signal_handlers=False,
         )
+        reactor.callWhenRunning(shutdown.GracefulStop(server).install)
         # Graceful stop (SIGTERM/SIGINT): once Daphne's "before" trigger has ended the requests
         # in flight, write the queued request-log rows before the process exits.
         reactor.addSystemEventTrigger("during", "shutdown", flush_request_log)
