@@ -86,6 +86,7 @@ class Command(BaseCommand):
         self, sock: socket.socket, supervisor_pid: int | None, host: str = "", port: int = 0
     ) -> None:
         make_room_for_headers()
+        listener.raise_open_files_limit()
         if listener.adoptable(sock):
             endpoints = [listener.endpoint(sock)]
         else:
