@@ -24,9 +24,10 @@ HEADERS = {"authorization": "Bearer sk-bench", "content-type": "application/json
 UPSTREAM = r"""
 import asyncio, json, sys
 SECONDS, INTERVAL = float(sys.argv[2]), float(sys.argv[3])
-REPLY = b'{"id":"c","object":"chat.completion","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1}}'
+USAGE = b'"usage":{"prompt_tokens":1,"completion_tokens":1}'
+REPLY = b'{"id":"c","object":"chat.completion","choices":[],' + USAGE + b'}'
 EVENT = b'data: {"choices":[{"delta":{"content":"x"}}]}\n\n'
-DONE = b'data: {"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1}}\n\ndata: [DONE]\n\n'
+DONE = b'data: {"choices":[],' + USAGE + b'}\n\ndata: [DONE]\n\n'
 state = {"open": 0, "peak": 0}
 
 def chunk(data):
