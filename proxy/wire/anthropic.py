@@ -110,4 +110,5 @@ def stream_observer(content_type: str, hide_usage_chunk: bool = False) -> Observ
 
 
 def is_final_event(event: Event) -> bool:
-    return event.name == "message_stop"
+    # An upstream's own error event ends its stream too; the gateway adds none after it.
+    return event.name in ("message_stop", "error")

@@ -133,9 +133,16 @@ def stream_observer(content_type: str, hide_usage_chunk: bool = False) -> Observ
     )
 
 
-# Responses streams end with one of these; chat/completions streams with `data: [DONE]`.
-_FINAL_RESPONSE_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
+# Responses streams end with one of these; chat/completions streams with `data: [DONE]`. An
+# upstream's own error ends its stream too; the gateway adds none after it.
+_FINAL_RESPONSE_EVENTS = frozenset(
+    {"response.completed", "response.incomplete", "response.failed", "error"}
+)
 
 
 def is_final_event(event: Event) -> bool:
-    return event.data == "[DONE]" or event.name in _FINAL_RESPONSE_EVENTS
+    return (
+        event.data == "[DONE]"
+        or event.name in _FINAL_RESPONSE_EVENTS
+        or event.data.startswith('{"error"')
+    )
