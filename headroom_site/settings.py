@@ -162,20 +162,29 @@ HEADROOM_ROUTES_POLL_SECONDS = env.float("HEADROOM_ROUTES_POLL_SECONDS", default
 # Upstream client
 HEADROOM_CONNECT_TIMEOUT = env.float("HEADROOM_CONNECT_TIMEOUT", default=10.0)
 HEADROOM_UPSTREAM_TIMEOUT = env.float("HEADROOM_UPSTREAM_TIMEOUT", default=600.0)
-HEADROOM_MAX_CONNECTIONS = env.int("HEADROOM_MAX_CONNECTIONS", default=512)
+# Upstream connections one worker may hold; 1,000 concurrent streams must not queue for one.
+HEADROOM_MAX_CONNECTIONS = env.int("HEADROOM_MAX_CONNECTIONS", default=4096)
+# Retries before the first byte (routes set how many): the first backoff in seconds, doubled per
+# retry and jittered, and the longest wait an upstream's retry-after may ask for.
+HEADROOM_RETRY_BACKOFF_SECONDS = env.float("HEADROOM_RETRY_BACKOFF_SECONDS", default=0.5)
+HEADROOM_RETRY_AFTER_MAX_SECONDS = env.float("HEADROOM_RETRY_AFTER_MAX_SECONDS", default=10.0)
 # The pool is partitioned: one upstream host (a stalled one included) gets at most this many.
-HEADROOM_MAX_CONNECTIONS_PER_HOST = env.int("HEADROOM_MAX_CONNECTIONS_PER_HOST", default=128)
+HEADROOM_MAX_CONNECTIONS_PER_HOST = env.int("HEADROOM_MAX_CONNECTIONS_PER_HOST", default=1024)
 # Requests in flight at once on each worker, per gateway key (a key's max_in_flight overrides
 # it) and per upstream host; more get 429 with retry-after. 0 = no cap.
 HEADROOM_MAX_IN_FLIGHT_PER_KEY = env.int("HEADROOM_MAX_IN_FLIGHT_PER_KEY", default=128)
-HEADROOM_MAX_IN_FLIGHT_PER_UPSTREAM = env.int("HEADROOM_MAX_IN_FLIGHT_PER_UPSTREAM", default=256)
+HEADROOM_MAX_IN_FLIGHT_PER_UPSTREAM = env.int("HEADROOM_MAX_IN_FLIGHT_PER_UPSTREAM", default=1024)
 HEADROOM_MAX_BODY_BYTES = env.int("HEADROOM_MAX_BODY_BYTES", default=32 * 1024 * 1024)
+# A stopping worker lets requests in flight finish for this long, then ends the streams left.
+HEADROOM_SHUTDOWN_GRACE_SECONDS = env.float("HEADROOM_SHUTDOWN_GRACE_SECONDS", default=30.0)
+# Upstream answers larger than this are cut off with an error (0 = no limit).
+HEADROOM_MAX_RESPONSE_BYTES = env.int("HEADROOM_MAX_RESPONSE_BYTES", default=1024 * 1024 * 1024)
 
-# Slow clients (proxy.intake): seconds from a request's first line to the end of its body, and
-# seconds without a byte on a connection (between requests too); 0 turns either off.
 # A token Prometheus sends (Authorization: Bearer …) to read /metrics; with it set, or with
 # HEADROOM_REQUIRE_KEY, /metrics needs the token or a valid gateway key.
 HEADROOM_METRICS_TOKEN = env.str("HEADROOM_METRICS_TOKEN", default="")
+# Slow clients (proxy.intake): seconds from a request's first line to the end of its body, and
+# seconds without a byte on a connection (between requests too); 0 turns either off.
 HEADROOM_CLIENT_READ_TIMEOUT = env.float("HEADROOM_CLIENT_READ_TIMEOUT", default=120.0)
 HEADROOM_CLIENT_IDLE_TIMEOUT = env.float("HEADROOM_CLIENT_IDLE_TIMEOUT", default=60.0)
 

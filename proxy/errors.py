@@ -41,8 +41,30 @@ def stream_error_forms(family: str, error: GatewayError) -> tuple[bytes, bytes]:
     )
 
 
+class StreamIdle(httpx.ReadTimeout):
+    """A stream went longer than its route's idle_timeout without a chunk."""
+
+
+class StreamIncomplete(httpx.RemoteProtocolError):
+    """An event stream ended without its family's final event."""
+
+
+class ResponseTooLarge(httpx.ReadError):
+    """An upstream body passed HEADROOM_MAX_RESPONSE_BYTES."""
+
+
 def from_httpx(exc: httpx.HTTPError) -> GatewayError:
     """Map a transport failure to a status; messages never name the upstream host."""
+    if isinstance(exc, StreamIdle):
+        return GatewayError(504, "the upstream stream stalled", "upstream_idle")
+    if isinstance(exc, StreamIncomplete):
+        return GatewayError(
+            502, "the upstream ended the stream before its final event", "upstream_incomplete"
+        )
+    if isinstance(exc, ResponseTooLarge):
+        return GatewayError(
+            502, "the upstream response is larger than the gateway allows", "upstream_too_large"
+        )
     if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
         return GatewayError(504, "timed out connecting to the upstream", "upstream_timeout")
     if isinstance(exc, httpx.TimeoutException):

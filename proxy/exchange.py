@@ -34,6 +34,11 @@ class Exchange:
     route_label: str = ""
     upstream_host: str = ""
     override: bool = False
+    # Upstream requests made, retries and fallbacks included, and the route that answered.
+    attempts: int = 0
+    answered_route: str = ""
+    # The answering route's limit on the silence between stream chunks (seconds).
+    idle_timeout: float | None = None
     stream: bool = False
     status: int = 0
     error_type: str = ""

@@ -1,15 +1,14 @@
-"""The forward side of one request: the route it resolves to, the upstream request built with
-its credentials and model, and sending it (through the SSRF pin for client-chosen targets)."""
+"""The forward side of one request: the route it resolves to and the upstream request built
+with its credentials and model (`proxy.attempts` sends it, retrying and falling back)."""
 
 from __future__ import annotations
 
-import time
 from urllib.parse import quote, unquote
 
 import httpx
 
 from proxy import credentials, egress, jsonbody, upstream
-from proxy.errors import GatewayError, from_httpx
+from proxy.errors import GatewayError
 from proxy.exchange import Exchange
 from proxy.inbound import Inbound
 from proxy.wire import gemini
@@ -90,12 +89,3 @@ async def check_egress(outgoing: httpx.Request, resolution: Resolution) -> httpx
     if resolution.check_addresses:
         return await egress.pin(outgoing, resolution)
     return outgoing
-
-
-async def send(outgoing: httpx.Request, exchange: Exchange) -> httpx.Response:
-    """Send the request (already through `check_egress`); transport failures become statuses."""
-    exchange.upstream_started = exchange.upstream_started or time.perf_counter()
-    try:
-        return await upstream.send(outgoing)
-    except httpx.HTTPError as exc:
-        raise from_httpx(exc) from None

@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse
 
 from proxy import (
     admit,
+    attempts,
     credentials,
     forward,
     inbound,
@@ -89,5 +90,5 @@ async def proxy(
     slot = await responsecache.open_slot(received, resolution.route, exchange, outgoing)
     if slot is not None and slot.entry is not None:
         return respond.replay(slot.entry, exchange)
-    reply = await forward.send(pinned, exchange)
+    reply = await attempts.send(received, surface, resolution, exchange, prepared=pinned)
     return await respond.respond(reply, received, exchange, slot, record.record)

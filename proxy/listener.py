@@ -4,11 +4,14 @@ ends the command with a clear message, and so that several worker processes can 
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import resource
 import socket
 
-# Connections the kernel queues for the workers while they are busy accepting.
-BACKLOG = 1024
+# Connections the kernel queues for the workers while they are busy accepting: a burst of
+# 1,000 streams arrives at once (the kernel caps it at net.core.somaxconn).
+BACKLOG = 4096
 
 
 class ListenError(Exception):
@@ -48,3 +51,12 @@ def endpoint(sock: socket.socket) -> str:
 
 def adoptable(sock: socket.socket) -> bool:
     return sock.family == socket.AF_INET
+
+
+def raise_open_files_limit() -> None:
+    """Each stream holds two descriptors (client and upstream): lift the soft limit, often
+    1024, to the hard one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and hard != resource.RLIM_INFINITY and soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

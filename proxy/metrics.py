@@ -8,7 +8,7 @@ labels, since any client could mint new series with them.
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from proxy import savings
 from proxy.exchange import Exchange
@@ -52,6 +52,8 @@ UPSTREAM_ERRORS = Counter(
     "Upstream failures: transport errors by gateway error code, and relayed 5xx as http_5xx.",
     ["family", "route", "kind"],
 )
+# Set when /metrics is scraped: a count that keeps growing under steady traffic is a leak.
+LOOP_TASKS = Gauge("headroom_event_loop_tasks", "Tasks alive on this worker's event loop.")
 TOKEN_KINDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
 
 

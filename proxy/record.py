@@ -41,6 +41,8 @@ def row_values(exchange: Exchange) -> dict[str, object]:
         route_label=text(exchange.route_label, 200),
         upstream_host=text(exchange.upstream_host, 255),
         override=exchange.override,
+        attempts=exchange.attempts,
+        answered_route=text(exchange.answered_route, 200),
         team=text(exchange.team, 100),
         gateway_key_id=exchange.gateway_key_id,
         status=status,

@@ -7,10 +7,11 @@ import time
 from collections.abc import AsyncIterable, Callable, Sequence
 
 import httpx
+from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
 
 from proxy import savings, upstream, wire
-from proxy.errors import from_httpx
+from proxy.errors import ResponseTooLarge, from_httpx
 from proxy.exchange import Exchange
 from proxy.inbound import Inbound
 from proxy.relay import Relay
@@ -57,6 +58,7 @@ async def respond(
     """The upstream's answer: read whole when small and sized, else relayed as it arrives (the
     relay hands the exchange to `on_finish` when the stream ends)."""
     exchange.status = reply.status_code
+    await refuse_too_large(reply)
     headers = upstream.response_headers(reply)
     if not should_buffer(reply):
         recorder = slot.recorder(reply) if slot is not None else None
@@ -97,6 +99,16 @@ def replay(entry: Entry, exchange: Exchange) -> HttpResponse:
     return with_gateway_headers(response, exchange)
 
 
+async def refuse_too_large(reply: httpx.Response) -> None:
+    """Refuse, before any byte is sent, a body declared larger than HEADROOM_MAX_RESPONSE_BYTES
+    (the relay stops an undeclared one when it passes the limit)."""
+    limit = settings.HEADROOM_MAX_RESPONSE_BYTES
+    length = reply.headers.get("content-length", "")
+    if limit and length.isdigit() and int(length) > limit:
+        await reply.aclose()
+        raise from_httpx(ResponseTooLarge(length))
+
+
 def should_buffer(reply: httpx.Response) -> bool:
     length = reply.headers.get("content-length", "")
     content_type = reply.headers.get("content-type", "")
@@ -109,8 +121,10 @@ def should_buffer(reply: httpx.Response) -> bool:
 
 def with_gateway_headers(response: HttpResponse, exchange: Exchange) -> HttpResponse:
     response["x-headroom-request-id"] = exchange.request_id
-    if exchange.route_label:
-        response["x-headroom-route"] = exchange.route_label
+    # The route that answered: a fallback's prefix when the matched route failed.
+    label = exchange.answered_route or exchange.route_label
+    if label:
+        response["x-headroom-route"] = label
     for name, value in savings.headers(exchange).items():
         response[name] = value
     if exchange.cache_status:

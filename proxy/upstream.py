@@ -162,6 +162,17 @@ async def send(request: httpx.Request) -> httpx.Response:
     return response
 
 
+def abort(response: httpx.Response) -> None:
+    """Cut the connection under a response being read, so that the pending read fails at once
+    (a graceful stop ending a stream); a response of another transport is left alone."""
+    mapped = response.stream
+    inner = getattr(mapped, "stream", None) if isinstance(mapped, _MappedStream) else None
+    connection = getattr(getattr(inner, "_aiohttp_response", None), "connection", None)
+    transport = getattr(connection, "transport", None)
+    if transport is not None:
+        transport.abort()
+
+
 _AIOHTTP_ERRORS = (aiohttp.ClientError, TimeoutError)
 
 

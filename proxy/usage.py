@@ -17,6 +17,7 @@ from requestlog.usage import Usage
 # How a family reads one event or one collected JSON member, given the usage read so far.
 ReadEvent = Callable[[Event, Usage | None], Usage | None]
 ReadMember = Callable[[str | None, bytes, Usage | None], Usage | None]
+IsFinal = Callable[[Event], bool]
 
 
 def count(mapping: Any, key: str) -> int:
@@ -39,10 +40,18 @@ class Observer:
     """Watches a response body pass on its way to the client; this one reads nothing."""
 
     usage: Usage | None = None
+    # The stream's final event (openai `[DONE]`, anthropic `message_stop`) has passed: a client
+    # that leaves now has its whole answer, as the SDKs do once they read it.
+    finished: bool = False
 
     def feed(self, chunk: bytes) -> bytes:
         """The bytes to send the client for this chunk."""
         return chunk
+
+    @property
+    def incomplete(self) -> bool:
+        """The body ended without the final event its stream format promises."""
+        return False
 
     def close(self) -> bytes:
         """End of the body: any bytes still to send."""
@@ -58,20 +67,32 @@ class Observer:
 class EventObserver(Observer):
     """Reads usage from server-sent events; the client's bytes pass untouched."""
 
-    def __init__(self, read: ReadEvent, limit: int = DEFAULT_LIMIT) -> None:
+    def __init__(
+        self, read: ReadEvent, limit: int = DEFAULT_LIMIT, final: IsFinal | None = None
+    ) -> None:
         self.reader = SSEReader(limit)
         self.read = read
+        self.final = final
         self.usage = None
 
     def feed(self, chunk: bytes) -> bytes:
         for event in self.reader.feed(chunk):
-            self.usage = self.read(event, self.usage)
+            self._see(event)
         return chunk
 
     def close(self) -> bytes:
         for event in self.reader.close():
-            self.usage = self.read(event, self.usage)
+            self._see(event)
         return b""
+
+    @property
+    def incomplete(self) -> bool:
+        return self.final is not None and not self.finished
+
+    def _see(self, event: Event) -> None:
+        self.usage = self.read(event, self.usage)
+        if self.final is not None and self.final(event):
+            self.finished = True
 
     def interrupt(self, event: bytes, document: bytes) -> bytes:
         # The client may hold part of an event; a blank line ends it so the error event that
@@ -88,9 +109,13 @@ class FilteringEventObserver(EventObserver):
     """
 
     def __init__(
-        self, read: ReadEvent, drop: Callable[[Event], bool], limit: int = DEFAULT_LIMIT
+        self,
+        read: ReadEvent,
+        drop: Callable[[Event], bool],
+        limit: int = DEFAULT_LIMIT,
+        final: IsFinal | None = None,
     ) -> None:
-        super().__init__(read, limit)
+        super().__init__(read, limit, final)
         self.drop = drop
         self._held = b""  # received, not yet sent: the start of an unfinished event
         self._held_at = 0  # stream offset of _held[0]
@@ -114,7 +139,7 @@ class FilteringEventObserver(EventObserver):
         parts = []
         cursor = 0
         for event in events:
-            self.usage = self.read(event, self.usage)
+            self._see(event)
             if event.start >= base and self.drop(event):
                 parts.append(data[cursor : event.start - base])
                 cursor = event.end - base
@@ -169,13 +194,14 @@ def observer(
     read_member: ReadMember,
     keys: Collection[str],
     drop: Callable[[Event], bool] | None = None,
+    final: IsFinal | None = None,
 ) -> Observer:
     """The observer for a response body of this content type."""
     media = content_type.partition(";")[0].strip().lower()
     if media == "text/event-stream":
         if drop is not None:
-            return FilteringEventObserver(read_event, drop)
-        return EventObserver(read_event)
+            return FilteringEventObserver(read_event, drop, final=final)
+        return EventObserver(read_event, final=final)
     if media == "application/json" or media.endswith("+json"):
         return JsonObserver(keys, read_member)
     return Observer()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import bad_request, page_not_found
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from proxy import admit, gateway, schema, wire
+from proxy import metrics as proxy_metrics
 from proxy.errors import GatewayError, error_response
 from proxy.inbound import Surface
 from requestlog import writer
@@ -91,4 +94,5 @@ async def metrics(request: HttpRequest) -> HttpResponse:
         await admit.check_metrics_access(request)
     except GatewayError as error:
         return error_response(Family.OPENAI, error)
+    proxy_metrics.LOOP_TASKS.set(len(asyncio.all_tasks()))
     return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)

@@ -64,6 +64,10 @@ class RequestLog(models.Model):
     # The matched prefix, or "default" (no route matched) / "override" (x-headroom-base-url).
     route_label = models.CharField(max_length=200, blank=True)
     upstream_host = models.CharField(max_length=255, blank=True)  # host[:port], no path
+    # Upstream requests made (retries and fallbacks included; 0: answered without one), and the
+    # route that answered: route_label's own prefix, or a fallback's.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    answered_route = models.CharField(max_length=200, blank=True)
     override = models.BooleanField(default=False)
     # Gateway keys arrive later; until then the team name and key id are plain values.
     team = models.CharField(max_length=100, blank=True)

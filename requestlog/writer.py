@@ -2,9 +2,11 @@
 
 A proxied request only puts its row's field values on a bounded in-memory queue; a thread
 builds and prices the rows and writes them with bulk_create; a refused batch is written row by
-row, an unstorable row as a placeholder. A full queue or a failing database drops rows (counted
-in metrics and logged) but never fails or slows a request. `flush()` writes what is
-queued from the calling thread: tests use it, and so does a graceful shutdown.
+row, an unstorable row as a placeholder. While the database is unreachable (a restart, a
+failover) the batch is kept and retried at every interval, and new rows wait in the bounded
+queue; a full queue drops rows (counted in metrics and logged) but never fails or slows a
+request. `flush()` writes what is queued from the calling thread: tests use it, and so does a
+graceful shutdown.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import queue
 import threading
 
 from django.conf import settings
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 
 from requestlog import metrics, pricing, storable
 from requestlog.models import RequestLog
@@ -40,6 +42,8 @@ class LogWriter:
         self.write_lock = threading.Lock()
         self.start_lock = threading.Lock()
         self.exit_hook = False
+        # A batch the database could not take because it was unreachable, retried first.
+        self.held: list[Pending] = []
 
     def rows(self) -> queue.Queue[Pending]:
         if self.queue is None:
@@ -107,8 +111,14 @@ class LogWriter:
         """Write every queued row now, from the calling thread; returns how many were saved."""
         saved = 0
         with self.write_lock:
-            while batch := self._take(settings.HEADROOM_LOG_BATCH_SIZE):
-                saved += write(batch)
+            while batch := self.held or self._take(settings.HEADROOM_LOG_BATCH_SIZE):
+                self.held = []
+                try:
+                    saved += write(batch)
+                except Unreachable:
+                    # Kept for the next flush (the writer thread reconnects before it).
+                    self.held = batch
+                    break
         return saved
 
     def _take(self, limit: int) -> list[Pending]:
@@ -132,9 +142,18 @@ class LogWriter:
             self.flush()
         finally:
             connection.close()
+        lost = self.pending()
+        if lost:
+            logger.error("request log: %d rows dropped, the database is unreachable", lost)
+            drop(lost, "db_error")
+            self.held = []
 
     def pending(self) -> int:
-        return 0 if self.queue is None else self.queue.qsize()
+        return len(self.held) + (0 if self.queue is None else self.queue.qsize())
+
+
+class Unreachable(Exception):
+    """The database could not be reached; the batch is worth retrying as it is."""
 
 
 def write(batch: list[Pending]) -> int:
@@ -143,6 +162,12 @@ def write(batch: list[Pending]) -> int:
     try:
         rows = build(batch)
         RequestLog.objects.add_rows(rows)
+    except (OperationalError, InterfaceError) as exc:
+        # Only the error's type: its message may quote a caller's text.
+        logger.warning(
+            "request log: database unreachable (%s), %d rows kept", type(exc).__name__, len(batch)
+        )
+        raise Unreachable() from exc
     except Exception as exc:
         # The message may quote the refused value (a caller's text): only its type is logged.
         logger.warning(

@@ -21,6 +21,7 @@ from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
 
+from routing import fallbacks
 from routing.baseurl import InvalidBaseURL
 from routing.families import Family, default_targets
 from routing.models import AllowedUpstream, UpstreamRoute
@@ -178,6 +179,10 @@ class UpstreamRouteForm(forms.ModelForm[UpstreamRoute]):
             "allowed_paths",
             "allowed_methods",
             "forward_account_headers",
+            "idle_timeout",
+            "retries",
+            "retry_any_surface",
+            "fallback",
             "notes",
         ]
 
@@ -186,6 +191,21 @@ class UpstreamRouteForm(forms.ModelForm[UpstreamRoute]):
 
     def clean_read_timeout(self) -> float | None:
         return positive_or_blank(self.cleaned_data["read_timeout"])
+
+    def clean_idle_timeout(self) -> float | None:
+        return positive_or_blank(self.cleaned_data["idle_timeout"])
+
+    def _post_clean(self) -> None:
+        # The instance holds the edited values only after the model's own cleaning; the fallback
+        # is then judged against the table as it would be with this edit saved.
+        super()._post_clean()  # type: ignore[misc]  # ModelForm's, missing from the stubs
+        if "fallback" in self.errors:
+            return
+        route = self.instance
+        others = UpstreamRoute.objects.exclude(pk=route.pk) if route.pk else UpstreamRoute.objects
+        problem = fallbacks.problem(route, [*others.all(), route])
+        if problem:
+            self.add_error("fallback", problem)
 
 
 @admin.register(UpstreamRoute)
@@ -200,6 +220,7 @@ class UpstreamRouteAdmin(admin.ModelAdmin[UpstreamRoute]):
         "strip_prefix",
         "compression_or_default",
         "cache_ttl",
+        "fallback",
         "enabled",
         "shadowed",
     ]
@@ -229,8 +250,13 @@ class UpstreamRouteAdmin(admin.ModelAdmin[UpstreamRoute]):
                     "cache_ttl",
                     "connect_timeout",
                     "read_timeout",
+                    "idle_timeout",
                 ]
             },
+        ),
+        (
+            "Failures before the first byte",
+            {"fields": ["retries", "retry_any_surface", "fallback"]},
         ),
         ("Notes", {"fields": ["notes", "created", "updated"]}),
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -133,6 +134,35 @@ class UpstreamRoute(models.Model):
         help_text=(
             "Only for env: routes: forward the caller's openai-organization, openai-project "
             "and x-goog-user-project headers, which choose whose account the key bills."
+        ),
+    )
+    idle_timeout = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.001)],
+        help_text="Seconds a stream may go without a chunk, e.g. 60; blank = only read_timeout.",
+    )
+    retries = models.PositiveSmallIntegerField(
+        default=2,
+        validators=[MaxValueValidator(10)],
+        help_text=(
+            "Retries before the first byte reaches the client, on connection errors and 429, "
+            "500, 502, 503, 504, 529 answers, e.g. 2; 0 = off."
+        ),
+    )
+    retry_any_surface = models.BooleanField(
+        default=False,
+        help_text=(
+            "Also retry and fall back on requests that are not model calls (files, batches, "
+            "POSTs to other paths), which an upstream may then carry out twice."
+        ),
+    )
+    fallback = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text=(
+            "model_prefix of another enabled route tried when this one fails before the first "
+            "byte, e.g. claude-; its own upstream, key and timeouts apply. Blank = none."
         ),
     )
     enabled = models.BooleanField(default=True)

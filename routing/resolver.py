@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from routing.baseurl import AllowEntry, BaseURL, InvalidBaseURL, parse_base_url
+from routing.fallbacks import chain
 from routing.models import PASSTHROUGH, UpstreamRoute
 
 DEFAULT_LABEL = "default"
@@ -153,3 +154,31 @@ def _override(
         check_addresses=check_addresses,
         allow_private=allow_private,
     )
+
+
+def fallbacks(
+    resolution: Resolution,
+    *,
+    model: str,
+    routes: Sequence[UpstreamRoute],
+    defaults: Mapping[str, str],
+) -> list[Resolution]:
+    """What to try, in order, when the resolved route fails before the first byte: its fallback
+    chain, each with its own upstream, protocol and auth. A client-chosen target has none.
+
+    A fallback forwards the client's model with its own prefix stripped when it matches and asks
+    for that; otherwise it gets the model the primary would have forwarded.
+    """
+    if resolution.override or resolution.route is None:
+        return []
+    return [
+        Resolution(
+            upstream=parse_base_url(route.upstream or defaults[route.protocol]),
+            protocol=route.protocol,
+            auth=route.auth,
+            route=route,
+            label=route.model_prefix,
+            model=forwarded_model(model, route) if route.matches(model) else resolution.model,
+        )
+        for route in chain(resolution.route, routes)
+    ]

@@ -14,6 +14,7 @@ from typing import Any
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 
+from routing import fallbacks
 from routing.models import UpstreamRoute
 
 
@@ -55,6 +56,10 @@ KEYS: dict[str, Kind] = {
     "allowed_paths": TEXT,
     "allowed_methods": TEXT,
     "forward_account_headers": FLAG,
+    "idle_timeout": SECONDS,
+    "retries": COUNT,
+    "retry_any_surface": FLAG,
+    "fallback": TEXT,
     "enabled": FLAG,
     "notes": TEXT,
 }
@@ -154,7 +159,21 @@ def apply(incoming: list[UpstreamRoute], *, replace: bool) -> ImportSummary:
         kept = {old.pk for _new, old in pairs if old is not None}
         dropped = [route.pk for route in existing if route.pk not in kept] if replace else []
         UpstreamRoute.objects.filter(pk__in=dropped).delete()
+        check_fallbacks()
     return ImportSummary(deleted=len(dropped), **counts)
+
+
+def check_fallbacks() -> None:
+    """Fallbacks are judged on the table the import leaves (a merge keeps routes the file does
+    not name); raising rolls the whole import back."""
+    table = list(UpstreamRoute.objects.order_by("position", "id"))
+    problems = [
+        f"{route.model_prefix}: fallback: {problem}"
+        for route in table
+        if (problem := fallbacks.problem(route, table))
+    ]
+    if problems:
+        raise RoutesFileError(problems)
 
 
 def pair_with_existing(

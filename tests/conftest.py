@@ -49,6 +49,8 @@ def _fresh_route_table(settings: object) -> Iterator[None]:
     # The per-worker table outlives a test's rolled-back transaction; start each test clean, and
     # keep the poller thread from reading the database behind the test's back.
     settings.HEADROOM_ROUTES_POLL_SECONDS = 0  # type: ignore[attr-defined]
+    # Retries wait no time unless a test asks for a backoff.
+    settings.HEADROOM_RETRY_BACKOFF_SECONDS = 0  # type: ignore[attr-defined]
     table.invalidate()
     yield
     table.invalidate()
@@ -225,6 +227,7 @@ def start_gateway(
         DJANGO_SETTINGS_MODULE="headroom_site.settings",
         DATABASE_URL=database_url(),
         HEADROOM_ROUTES_POLL_SECONDS=str(E2E_POLL_SECONDS),
+        HEADROOM_RETRY_BACKOFF_SECONDS="0.01",
         OPENAI_TARGET_API_URL=defaults_url,
         ANTHROPIC_TARGET_API_URL=defaults_url,
         GEMINI_TARGET_API_URL=defaults_url,

@@ -67,6 +67,18 @@ class PostgresCluster:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def halt(self) -> None:
+        """Stop the server as a restart does, cutting every session; `resume` starts it again.
+        (Fast, not immediate: this cluster runs without synchronous commit, so an immediate stop
+        could lose transactions it had already acknowledged.)"""
+        _run(
+            _as_cluster_owner([str(postgres_bin("pg_ctl")), "-D", str(self.directory)])
+            + ["-m", "fast", "-w", "-t", str(START_SECONDS), "stop"]
+        )
+
+    def resume(self) -> None:
+        _pg_start(self.directory, self.port)
+
     def stop(self) -> None:
         pg_ctl = postgres_bin("pg_ctl")
         try:
@@ -93,20 +105,24 @@ def start_postgres() -> PostgresCluster:
             _as_cluster_owner([str(postgres_bin("initdb")), "-D", str(directory)])
             + ["-A", "trust", "-U", PG_USER, "--no-sync"]
         )
-        # Durability is of no use to a throwaway test cluster; skipping fsync spares the disk.
-        options = (
-            f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        )
-        _run(
-            _as_cluster_owner([str(postgres_bin("pg_ctl")), "-D", str(directory)])
-            + ["-l", str(directory / "server.log"), "-o", options, "-w"]
-            + ["-t", str(START_SECONDS), "start"]
-        )
+        _pg_start(directory, port)
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
         raise
     return PostgresCluster(directory, port)
+
+
+def _pg_start(directory: Path, port: int) -> None:
+    # Durability is of no use to a throwaway test cluster; skipping fsync spares the disk.
+    options = (
+        f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 "
+        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    )
+    _run(
+        _as_cluster_owner([str(postgres_bin("pg_ctl")), "-D", str(directory)])
+        + ["-l", str(directory / "server.log"), "-o", options, "-w"]
+        + ["-t", str(START_SECONDS), "start"]
+    )
 
 
 def _run(command: list[str]) -> None:

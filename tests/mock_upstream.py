@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -41,6 +43,11 @@ class Reply:
     # Streamed replies: (delay in seconds before the chunk, chunk), sent with chunked encoding.
     chunks: list[tuple[float, bytes]] | None = None
     hang: bool = False  # never answer (for timeouts)
+    # Misbehaviour: close without a status line, send `raw` bytes verbatim instead of a
+    # well-formed answer, and end with a TCP reset instead of a clean end (after chunks or raw).
+    close: bool = False
+    raw: bytes | None = None
+    reset: bool = False
 
     @classmethod
     def json(cls, data: object, status: int = 200, headers: list | None = None) -> Reply:
@@ -64,6 +71,7 @@ class MockUpstream:
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
         self.disconnects: list[float] = []  # when a client left during a streamed reply
+        self.open_connections = 0  # connections from the gateway not yet closed
         self.handler: Callable[[Recorded], Reply] = default_reply
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -105,7 +113,22 @@ class MockUpstream:
         self._loop.run_until_complete(server.wait_closed())
         self._loop.close()
 
+    def wait_for_no_connections(self, timeout: float = 5.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while self.open_connections and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.open_connections == 0
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.open_connections += 1
+        try:
+            await self._serve_requests(reader, writer)
+        finally:
+            self.open_connections -= 1
+
+    async def _serve_requests(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         try:
             while True:
                 request = await _read_request(reader)
@@ -126,6 +149,16 @@ class MockUpstream:
         if reply.hang:
             await reader.read()  # until the client gives up
             return False
+        if reply.close:
+            return False
+        if reply.raw is not None:
+            writer.write(reply.raw)
+            await writer.drain()
+            if reply.reset:
+                _reset(writer)
+            else:
+                await reader.read()  # an answer that never completes, until the client leaves
+            return False
         head = [f"HTTP/1.1 {reply.status} X"]
         head += [f"{name}: {value}" for name, value in reply.headers]
         if reply.chunks is None:
@@ -136,13 +169,14 @@ class MockUpstream:
         head.append("transfer-encoding: chunked")
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode())
         await writer.drain()
-        return await self._stream(reply.chunks, reader, writer)
+        return await self._stream(reply.chunks, reader, writer, reset=reply.reset)
 
     async def _stream(
         self,
         chunks: list[tuple[float, bytes]],
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
+        reset: bool = False,
     ) -> bool:
         # A read that returns b"" while we are still streaming means the client went away.
         gone = asyncio.ensure_future(reader.read(1))
@@ -154,6 +188,10 @@ class MockUpstream:
                 return False
             writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
             await writer.drain()
+        if reset:
+            gone.cancel()
+            _reset(writer)
+            return False
         writer.write(b"0\r\n\r\n")
         await writer.drain()
         gone.cancel()
@@ -176,3 +214,10 @@ async def _read_request(reader: asyncio.StreamReader) -> Recorded | None:
     length = int(dict(headers).get("content-length", "0"))
     body = await reader.readexactly(length) if length else b""
     return Recorded(method, path, query, headers, body)
+
+
+def _reset(writer: asyncio.StreamWriter) -> None:
+    """Abort the connection with a TCP reset (SO_LINGER 0), as a crashing upstream would."""
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()

@@ -100,4 +100,15 @@ def read_member(key: str | None, raw: bytes, usage: Usage | None) -> Usage | Non
 
 def stream_observer(content_type: str, hide_usage_chunk: bool = False) -> Observer:
     """The usage observer for a response body; Anthropic reports usage unasked."""
-    return observer(content_type, read_event=read_event, read_member=read_member, keys=("usage",))
+    return observer(
+        content_type,
+        read_event=read_event,
+        read_member=read_member,
+        keys=("usage",),
+        final=is_final_event,
+    )
+
+
+def is_final_event(event: Event) -> bool:
+    # An upstream's own error event ends its stream too; the gateway adds none after it.
+    return event.name in ("message_stop", "error")

@@ -129,4 +129,20 @@ def stream_observer(content_type: str, hide_usage_chunk: bool = False) -> Observ
         read_member=read_member,
         keys=("usage",),
         drop=is_usage_chunk if hide_usage_chunk else None,
+        final=is_final_event,
+    )
+
+
+# Responses streams end with one of these; chat/completions streams with `data: [DONE]`. An
+# upstream's own error ends its stream too; the gateway adds none after it.
+_FINAL_RESPONSE_EVENTS = frozenset(
+    {"response.completed", "response.incomplete", "response.failed", "error"}
+)
+
+
+def is_final_event(event: Event) -> bool:
+    return (
+        event.data == "[DONE]"
+        or event.name in _FINAL_RESPONSE_EVENTS
+        or event.data.startswith('{"error"')
     )

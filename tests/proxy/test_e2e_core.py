@@ -515,7 +515,7 @@ def test_an_upstream_that_does_not_answer_in_time_is_a_504(
 def test_an_upstream_html_error_and_a_redirect_are_relayed_as_they_came(
     gateway: Gateway, mock_upstream: MockUpstream
 ) -> None:
-    gateway.routes({"model_prefix": "*", "upstream": mock_upstream.url})
+    gateway.routes({"model_prefix": "*", "upstream": mock_upstream.url, "retries": 0})
     replies = iter(
         [
             Reply(503, [("content-type", "text/html")], b"<html>busy</html>"),

@@ -230,7 +230,7 @@ ADMIN_FORMS = [
     (
         "/admin/routing/upstreamroute/add/",
         {"position": "0", "model_prefix": "x-", "protocol": "openai", "auth": "passthrough"}
-        | {"cache_ttl": "0", "enabled": "on"},
+        | {"cache_ttl": "0", "retries": "2", "enabled": "on"},
         UpstreamRoute,
     ),
     (

@@ -96,14 +96,15 @@ class MetricsEndpointTests(TestCase):
     def test_an_unreachable_upstream_is_counted_as_an_upstream_error(self) -> None:
         labels = {"family": "openai", "route": "default", "kind": "upstream_unreachable"}
         before = sample("headroom_upstream_errors_total", **labels)
-        self.answers.append(httpx.ConnectError("refused"))
+        self.answers.extend(httpx.ConnectError("refused") for _ in range(3))
         assert self.chat() == 502
         assert sample("headroom_upstream_errors_total", **labels) - before == 1
 
     def test_a_relayed_upstream_5xx_is_counted_as_an_upstream_error(self) -> None:
         labels = {"family": "openai", "route": "default", "kind": "http_5xx"}
         before = sample("headroom_upstream_errors_total", **labels)
-        self.answers.append(httpx.Response(503, text="busy"))
+        # The first answer and both retries (a route's default) are counted as one request.
+        self.answers.extend(httpx.Response(503, text="busy") for _ in range(3))
         assert self.chat() == 503
         assert sample("headroom_upstream_errors_total", **labels) - before == 1
 

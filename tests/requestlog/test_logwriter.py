@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
-from django.db import OperationalError, connection
+from django.db import IntegrityError, OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 from prometheus_client import REGISTRY
 
@@ -76,13 +76,36 @@ def test_a_full_queue_drops_rows_and_counts_them(writer: LogWriter) -> None:
 
 
 @pytest.mark.django_db
-def test_a_database_error_drops_the_batch_and_the_writer_carries_on(
+def test_an_unreachable_database_keeps_the_batch_until_it_answers(
     writer: LogWriter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before = dropped("db_error")
 
     def fail(*args: object, **kwargs: object) -> None:
-        raise OperationalError("database is locked")
+        raise OperationalError("server closed the connection unexpectedly")
+
+    submit(writer, exchange(model="first"))
+    with monkeypatch.context() as patch:
+        patch.setattr(RequestLog.objects, "bulk_create", fail)
+        assert writer.flush() == 0
+        submit(writer, exchange(model="second"))
+        assert (writer.flush(), writer.pending()) == (0, 2)
+    assert writer.flush() == 2
+    assert dropped("db_error") - before == 0
+    assert list(RequestLog.objects.order_by("id").values_list("model", flat=True)) == [
+        "first",
+        "second",
+    ]
+
+
+@pytest.mark.django_db
+def test_a_batch_the_database_refuses_is_dropped_and_the_writer_carries_on(
+    writer: LogWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = dropped("db_error")
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise IntegrityError("a row the database refuses")
 
     submit(writer, exchange(model="lost"))
     with monkeypatch.context() as patch:
@@ -201,15 +224,19 @@ def test_the_background_thread_survives_a_failed_write(
         return real(rows, **kwargs)
 
     monkeypatch.setattr(RequestLog.objects, "bulk_create", fail_once)
-    submit(writer, exchange(model="lost"))
+    submit(writer, exchange(model="retried"))
     deadline = time.monotonic() + 5
     while not calls and time.monotonic() < deadline:
         time.sleep(0.02)
-    submit(writer, exchange(model="kept"))
-    while not RequestLog.objects.exists() and time.monotonic() < deadline:
+    submit(writer, exchange(model="later"))
+    while RequestLog.objects.count() < 2 and time.monotonic() < deadline:
         time.sleep(0.02)
     assert writer.running
-    assert list(RequestLog.objects.values_list("model", flat=True)) == ["kept"]
+    # The failed batch was kept and written again before the rows queued after it.
+    assert list(RequestLog.objects.order_by("id").values_list("model", flat=True)) == [
+        "retried",
+        "later",
+    ]
 
 
 @pytest.mark.django_db

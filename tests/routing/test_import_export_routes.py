@@ -285,6 +285,10 @@ def test_export_prints_every_key_of_every_route_in_position_order() -> None:
         connect_timeout=2.5,
         allowed_paths="/v1/messages/batches",
         allowed_methods="POST",
+        idle_timeout=30.0,
+        retries=0,
+        retry_any_surface=True,
+        fallback="*",
         enabled=False,
         notes="ünïcode",
     )
@@ -306,6 +310,10 @@ def test_export_prints_every_key_of_every_route_in_position_order() -> None:
             "allowed_paths": "/v1/messages/batches",
             "allowed_methods": "POST",
             "forward_account_headers": False,
+            "idle_timeout": 30.0,
+            "retries": 0,
+            "retry_any_surface": True,
+            "fallback": "*",
             "enabled": False,
             "notes": "ünïcode",
         },
@@ -323,6 +331,10 @@ def test_export_prints_every_key_of_every_route_in_position_order() -> None:
             "allowed_paths": "",
             "allowed_methods": "",
             "forward_account_headers": False,
+            "idle_timeout": None,
+            "retries": 2,
+            "retry_any_surface": False,
+            "fallback": "",
             "enabled": True,
             "notes": "",
         },
@@ -476,3 +488,56 @@ def test_a_failure_while_writing_leaves_the_table_as_it_was(
         run("import_routes", "--replace", write(tmp_path, THREE_ROUTES))
 
     assert table() == before
+
+
+# Fallbacks
+
+
+def test_fallbacks_in_the_file_are_imported(tmp_path: Path) -> None:
+    entries = [
+        {"model_prefix": "gpt-", "fallback": "glm-", "retries": 1, "idle_timeout": 20},
+        {"model_prefix": "glm-", "retry_any_surface": True},
+    ]
+
+    run("import_routes", write(tmp_path, entries))
+
+    assert list(
+        UpstreamRoute.objects.values_list("model_prefix", "fallback", "retries", "idle_timeout")
+    ) == [("gpt-", "glm-", 1, 20.0), ("glm-", "", 2, None)]
+    assert UpstreamRoute.objects.get(model_prefix="glm-").retry_any_surface
+
+
+@pytest.mark.parametrize(
+    ("entries", "problem"),
+    [
+        (
+            [{"model_prefix": "gpt-", "fallback": "glm-"}],
+            "gpt-: fallback: no other enabled route has the model prefix 'glm-'",
+        ),
+        (
+            [
+                {"model_prefix": "gpt-", "fallback": "glm-"},
+                {"model_prefix": "glm-", "fallback": "gpt-"},
+            ],
+            "gpt-: fallback: fallbacks form a cycle: gpt- → glm- → gpt-",
+        ),
+    ],
+)
+def test_a_file_whose_fallbacks_do_not_hold_imports_nothing(
+    tmp_path: Path, entries: list[dict], problem: str
+) -> None:
+    existing = make_route("claude-", 0)
+
+    with pytest.raises(CommandError) as error:
+        run("import_routes", "--replace", write(tmp_path, entries))
+
+    assert problem in str(error.value) and "nothing imported" in str(error.value)
+    assert list(UpstreamRoute.objects.values_list("pk", flat=True)) == [existing.pk]
+
+
+def test_a_merge_may_fall_back_to_a_route_the_file_does_not_name(tmp_path: Path) -> None:
+    make_route("claude-", 0)
+
+    run("import_routes", write(tmp_path, [{"model_prefix": "gpt-", "fallback": "claude-"}]))
+
+    assert UpstreamRoute.objects.get(model_prefix="gpt-").fallback == "claude-"

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from routing.baseurl import AllowEntry, parse_base_url
+from routing.fallbacks import problem
 from routing.models import UpstreamRoute
-from routing.resolver import ResolutionError, match_route, parse_override, resolve
+from routing.resolver import ResolutionError, fallbacks, match_route, parse_override, resolve
 
 DEFAULTS = {
     "openai": "https://api.openai.com",
@@ -222,3 +223,70 @@ def test_allow_entries_match_scheme_host_port_and_path_prefix(
     entry: str, target: str, allowed: bool
 ) -> None:
     assert AllowEntry.parse(entry).matches(parse_base_url(target)) is allowed
+
+
+# Fallbacks
+
+
+def fallback_chain(model: str, routes: list[UpstreamRoute], **kwargs: object) -> list:
+    primary = run(model, routes, **kwargs)
+    return fallbacks(primary, model=model, routes=routes, defaults=DEFAULTS)
+
+
+def test_a_fallback_brings_its_own_upstream_protocol_and_auth() -> None:
+    routes = [
+        route("gpt-", 0, auth="env:OPENAI_KEY", fallback="azure:"),
+        route("azure:", 1, protocol="openai", auth="env:AZURE_KEY", strip_prefix=True),
+    ]
+
+    [fallback] = fallback_chain("gpt-4o", routes)
+
+    assert fallback.route is routes[1] and fallback.label == "azure:"
+    assert (fallback.upstream.url, fallback.auth) == ("https://azure.example", "env:AZURE_KEY")
+    # The model does not carry the fallback's prefix: it goes as the primary forwards it.
+    assert fallback.model == "gpt-4o"
+
+
+def test_a_fallback_whose_prefix_matches_strips_it_as_it_would_for_itself() -> None:
+    routes = [
+        route("*", 0, fallback="anthropic:"),
+        route("anthropic:", 1, protocol="anthropic", upstream="", strip_prefix=True),
+    ]
+
+    [fallback] = fallback_chain("anthropic:claude-x", routes)
+
+    assert fallback.model == "claude-x"
+    assert fallback.upstream.url == "https://api.anthropic.com"
+
+
+def test_a_fallback_chain_is_followed_in_order_and_a_cycle_ends_it() -> None:
+    routes = [
+        route("a-", 0, fallback="b-"),
+        route("b-", 1, fallback="c-"),
+        route("c-", 2, fallback="a-"),
+    ]
+
+    assert [r.label for r in fallback_chain("a-1", routes)] == ["b-", "c-"]
+
+
+def test_a_disabled_or_missing_fallback_is_no_fallback() -> None:
+    routes = [route("a-", 0, fallback="b-"), route("b-", 1, enabled=False)]
+
+    assert fallback_chain("a-1", routes) == []
+    assert fallback_chain("a-1", [route("a-", 0, fallback="zzz")]) == []
+
+
+def test_a_client_chosen_target_and_the_default_target_have_no_fallback() -> None:
+    routes = [route("a-", 0, fallback="b-"), route("b-", 1)]
+    override = parse_base_url("https://a.example")
+
+    assert fallback_chain("a-1", routes, override=override) == []
+    assert fallback_chain("zzz", routes) == []
+
+
+def test_fallback_problems_name_a_missing_target_and_a_cycle() -> None:
+    a, b = route("a-", 0, fallback="b-"), route("b-", 1, fallback="A-")
+
+    assert problem(route("x-", 0, fallback="nope"), [a, b]).startswith("no other enabled route")
+    assert problem(a, [a, b]) == "fallbacks form a cycle: a- → b- → a-"
+    assert problem(route("c-", 2), [a, b]) == ""

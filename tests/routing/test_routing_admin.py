@@ -37,6 +37,9 @@ def route_form(**overrides: Any) -> dict[str, str]:
         "cache_ttl": 300,
         "connect_timeout": 5,
         "read_timeout": 120,
+        "idle_timeout": 30,
+        "retries": 1,
+        "fallback": "",
         "notes": "Ollama Cloud",
         **overrides,
     }
@@ -88,6 +91,7 @@ def test_it_adds_a_route_with_every_field(admin_client: Client) -> None:
     )
     assert (route.strip_prefix, route.compression, route.cache_ttl) == (True, "aggressive", 300)
     assert (route.connect_timeout, route.read_timeout, route.notes) == (5, 120, "Ollama Cloud")
+    assert (route.idle_timeout, route.retries, route.fallback) == (30, 1, "")
 
 
 def test_it_edits_a_route(admin_client: Client) -> None:
@@ -576,3 +580,55 @@ def test_the_admin_requires_a_staff_login(client: Client) -> None:
 
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
+
+
+# Fallbacks
+
+
+def test_a_fallback_naming_an_enabled_route_is_saved(admin_client: Client) -> None:
+    make_route("claude-", 0, protocol="anthropic")
+
+    response = admin_client.post(ADD_ROUTE_URL, route_form(fallback="CLAUDE-"))
+
+    assert response.status_code == 302
+    assert UpstreamRoute.objects.get(model_prefix="glm-").fallback == "CLAUDE-"
+
+
+@pytest.mark.parametrize("enabled", [False, None])
+def test_a_fallback_naming_no_enabled_route_is_a_form_error(
+    admin_client: Client, enabled: bool | None
+) -> None:
+    if enabled is not None:
+        make_route("claude-", 0, enabled=enabled)
+
+    response = admin_client.post(ADD_ROUTE_URL, route_form(fallback="claude-"))
+
+    assert response.status_code == 200
+    [message] = form_errors(response)["fallback"]
+    assert message == "no other enabled route has the model prefix 'claude-'"
+    assert not UpstreamRoute.objects.filter(model_prefix="glm-").exists()
+
+
+def test_a_route_cannot_fall_back_to_itself(admin_client: Client) -> None:
+    response = admin_client.post(ADD_ROUTE_URL, route_form(fallback="glm-"))
+
+    assert response.status_code == 200
+    assert form_errors(response)["fallback"] == [
+        "no other enabled route has the model prefix 'glm-'"
+    ]
+
+
+def test_fallbacks_that_form_a_cycle_are_a_form_error(admin_client: Client) -> None:
+    make_route("claude-", 0, fallback="gpt-")
+    gpt = make_route("gpt-", 1, fallback="")
+    glm = make_route("glm-", 2, fallback="claude-")
+    url = reverse("admin:routing_upstreamroute_change", args=[gpt.pk])
+
+    response = admin_client.post(url, route_form(model_prefix="gpt-", fallback="glm-"))
+
+    assert response.status_code == 200
+    [message] = form_errors(response)["fallback"]
+    assert message == "fallbacks form a cycle: gpt- → glm- → claude- → gpt-"
+    gpt.refresh_from_db()
+    glm.refresh_from_db()
+    assert (gpt.fallback, glm.fallback) == ("", "claude-")

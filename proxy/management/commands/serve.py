@@ -23,7 +23,7 @@ from twisted.internet import reactor, task
 from twisted.internet.defer import Deferred
 from twisted.web import http
 
-from proxy import checks, intake, listener, schema, upstream
+from proxy import checks, intake, listener, schema, shutdown, upstream
 from proxy import supervisor as workerpool
 from requestlog import writer
 
@@ -89,6 +89,7 @@ class Command(BaseCommand):
         # Bodies limited while they are read, slow senders cut off (Twisted reads a whole
         # request before Daphne's application sees any of it).
         intake.install()
+        listener.raise_open_files_limit()
         if listener.adoptable(sock):
             endpoints = [listener.endpoint(sock)]
         else:
@@ -105,7 +106,10 @@ class Command(BaseCommand):
             http_timeout=None,
             application_close_timeout=10,
             verbosity=0,
+            # SIGTERM/SIGINT start a graceful stop instead of stopping the reactor at once.
+            signal_handlers=False,
         )
+        reactor.callWhenRunning(shutdown.GracefulStop(server).install)
         # Graceful stop (SIGTERM/SIGINT): once Daphne's "before" trigger has ended the requests
         # in flight, write the queued request-log rows before the process exits. (Twisted declares
         # interface methods without self, zope-style; mypy reads them wrong without mypy-zope.)

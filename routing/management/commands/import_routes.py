@@ -50,11 +50,12 @@ class Command(BaseCommand):
             return
         try:
             routes = routes_file.loads(read_source(file, from_env))
+            summary = routes_file.apply(routes, replace=replace)
         except routes_file.RoutesFileError as exc:
             problems = "\n".join(f"  {problem}" for problem in exc.problems)
             source = describe_source(file, from_env)
             raise CommandError(f"{source}: rejected, nothing imported:\n{problems}") from None
-        self.stdout.write(str(routes_file.apply(routes, replace=replace)))
+        self.stdout.write(str(summary))
 
 
 def read_source(file: str | None, from_env: bool) -> str:
