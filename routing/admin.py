@@ -199,9 +199,9 @@ class UpstreamRouteForm(forms.ModelForm[UpstreamRoute]):
         # The instance holds the edited values only after the model's own cleaning; the fallback
         # is then judged against the table as it would be with this edit saved.
         super()._post_clean()  # type: ignore[misc]  # ModelForm's, missing from the stubs
-        if "fallback" in self.errors:
-            return
         route = self.instance
+        if "fallback" in self.errors or not route.fallback.strip():
+            return
         others = UpstreamRoute.objects.exclude(pk=route.pk) if route.pk else UpstreamRoute.objects
         problem = fallbacks.problem(route, [*others.all(), route])
         if problem:

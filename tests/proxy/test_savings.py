@@ -118,7 +118,7 @@ def test_the_routes_file_refuses_a_minimum_that_is_not_a_whole_number() -> None:
 
 def test_the_route_admin_form_edits_the_minimum_block_size() -> None:
     data = {"position": 0, "model_prefix": "glm-", "protocol": "openai", "auth": "passthrough"}
-    form = UpstreamRouteForm({**data, "cache_ttl": 0, "compression_min_bytes": 1024})
+    form = UpstreamRouteForm({**data, "cache_ttl": 0, "retries": 2, "compression_min_bytes": 1024})
     assert form.is_valid(), form.errors
     assert form.cleaned_data["compression_min_bytes"] == 1024
 
