@@ -26,6 +26,7 @@ TEXT_LIMITS = {
     "team": 100,
     "error_type": 64,
     "savings_note": 64,
+    "answered_route": 200,
 }
 COUNTS = (
     "input_tokens",
