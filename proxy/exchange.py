@@ -11,11 +11,15 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
 from proxy.errors import GatewayError
 from requestlog.usage import Usage
+
+if TYPE_CHECKING:
+    from proxy.inflight import Slot
 
 logger = logging.getLogger("headroom.access")
 
@@ -58,7 +62,7 @@ class Exchange:
     savings_note: str = ""
     cache_hit: bool = False
     # The in-flight slots this request holds (proxy.inflight), given back when it finishes.
-    in_flight: tuple[int | None, str] | None = None
+    in_flight: Slot | None = None
     cache_status: str = ""  # x-headroom-cache: hit or miss on routes with a cache_ttl
     team: str = ""
     gateway_key_id: int | None = None

@@ -5,6 +5,7 @@ requests finish (streams included)."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Iterator
 
 import httpx
@@ -74,4 +75,17 @@ def test_an_upstream_host_past_its_in_flight_cap_refuses_the_next_request(
     inflight.leave(first)
     inflight.enter(second, None)
     inflight.leave(second)
-    assert inflight.in_flight() == ({}, {})
+    assert "stalled.example" not in inflight.in_flight()[1]
+
+
+def test_an_exchange_dropped_without_being_recorded_frees_its_slot(settings: object) -> None:
+    settings.HEADROOM_MAX_IN_FLIGHT_PER_UPSTREAM = 1  # type: ignore[attr-defined]
+    dropped = Exchange("openai", "/v1/chat/completions", "POST")
+    dropped.upstream_host = "forgotten.example"
+    inflight.enter(dropped, None)
+    del dropped
+    gc.collect()
+    later = Exchange("openai", "/v1/chat/completions", "POST")
+    later.upstream_host = "forgotten.example"
+    inflight.enter(later, None)
+    inflight.leave(later)
