@@ -11,17 +11,22 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
 from proxy.errors import GatewayError
 from requestlog.usage import Usage
 
-if TYPE_CHECKING:
-    from proxy.inflight import Slot
-
 logger = logging.getLogger("headroom.access")
+
+
+class Slot:
+    """What an exchange holds while in flight (hashable by identity, unlike the exchange)."""
+
+    __slots__ = ("key_id", "host", "__weakref__")
+
+    def __init__(self, key_id: int | None, host: str) -> None:
+        self.key_id, self.host = key_id, host
 
 
 @dataclass

@@ -15,19 +15,10 @@ from weakref import WeakSet
 from django.conf import settings
 
 from proxy.errors import GatewayError
-from proxy.exchange import Exchange
+from proxy.exchange import Exchange, Slot
 
 # Seconds a refused caller is asked to wait: in-flight requests end at their own pace.
 RETRY_AFTER_SECONDS = 1
-
-
-class Slot:
-    """What an exchange holds while in flight (hashable by identity, unlike the exchange)."""
-
-    __slots__ = ("key_id", "host", "__weakref__")
-
-    def __init__(self, key_id: int | None, host: str) -> None:
-        self.key_id, self.host = key_id, host
 
 
 _by_key: dict[int, WeakSet[Slot]] = {}
