@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
+from latency import free_port, wait_until_up
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADERS = {"authorization": "Bearer sk-bench", "content-type": "application/json"}
@@ -85,23 +84,6 @@ async def main(port):
 
 asyncio.run(main(int(sys.argv[1])))
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_up(url: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{url} did not come up")
 
 
 class Stack:
