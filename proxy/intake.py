@@ -49,6 +49,9 @@ class Discard:
 class LimitedRequest(WebRequest):  # type: ignore[misc]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Daphne hands the raw body to the application and never reads `request.args`; left on,
+        # Twisted parses every POST's content type through the email package to fill them.
+        self._parsePOSTFormSubmission = False
         self.body_limit = settings.HEADROOM_MAX_BODY_BYTES
         self.body_received = 0
         self.refused = False
