@@ -8,6 +8,7 @@ import daphne.server  # noqa: I001  isort:skip
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import socket
@@ -121,6 +122,9 @@ class Command(BaseCommand):
             # A worker whose supervisor was killed stops by itself instead of serving on alone.
             check = workerpool.watch_supervisor(supervisor_pid, reactor.stop)  # type: ignore[misc]
             reactor.callWhenRunning(task.LoopingCall(check).start, workerpool.ORPHAN_CHECK_SECONDS)
+        # Everything loaded so far (Django, the apps, the routes) lives as long as the process:
+        # out of the collector's sight, it is not walked again by every full collection.
+        reactor.callWhenRunning(gc.freeze)
         server.run()
 
 
