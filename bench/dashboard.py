@@ -84,7 +84,7 @@ def seed(count: int) -> None:
             fake_row(rng, now - timedelta(seconds=rng.uniform(0, 30 * 86400))) for _ in range(size)
         ]
         with transaction.atomic():
-            RequestLog.objects.add_rows(rows, batch_size=2000)
+            RequestLog.objects.add_rows(rows)
     seconds = time.perf_counter() - started
     print(
         f"seeded {count:,} rows in {seconds:.1f} s ({count / seconds:,.0f} rows/s, rollup included)"

@@ -34,13 +34,71 @@ class CostSource(models.TextChoices):
     UNPRICED = "unpriced", "Unpriced"
 
 
+# Python types each kind of column takes from the database driver as they are; any other value
+# goes through its field's own conversion (`get_db_prep_save`), as bulk_create would send it.
+NATIVE_TYPES: dict[str, tuple[type, ...]] = {
+    "CharField": (str,),
+    "TextField": (str,),
+    "BooleanField": (bool,),
+    "FloatField": (float,),
+    **dict.fromkeys(
+        (
+            "IntegerField",
+            "BigIntegerField",
+            "SmallIntegerField",
+            "PositiveIntegerField",
+            "PositiveBigIntegerField",
+            "PositiveSmallIntegerField",
+            "ForeignKey",
+        ),
+        (int,),
+    ),
+}
+
+
 class RequestLogManager(models.Manager["RequestLog"]):
     def add_rows(self, rows: list[RequestLog]) -> list[RequestLog]:
         """Save new rows and add them to the dashboard's rollup, in one transaction."""
         with transaction.atomic(using=self.db):
-            saved = self.bulk_create(rows)
-            Rollup.objects.db_manager(self.db).add(saved)
-        return saved
+            self.insert(rows)
+            Rollup.objects.db_manager(self.db).add(rows)
+        return rows
+
+    def insert(self, rows: list[RequestLog]) -> None:
+        """bulk_create's statements without its per-value compiler, which cost the log writer
+        more than the database did: one multi-row INSERT … RETURNING id per batch of rows."""
+        db = connections[self.db]
+        if not db.features.can_return_rows_from_bulk_insert:
+            self.bulk_create(rows)
+            return
+        meta = self.model._meta
+        fields = [field for field in meta.concrete_fields if not field.primary_key]
+        native = [
+            NATIVE_TYPES.get(field.get_internal_type(), ()) + (type(None),) for field in fields
+        ]
+        quote = db.ops.quote_name
+        head = (
+            f"INSERT INTO {quote(meta.db_table)} "
+            f"({', '.join(quote(field.column) for field in fields)}) VALUES "
+        )
+        one = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        tail = f" RETURNING {quote(meta.pk.column)}"
+        size = max(db.ops.bulk_batch_size(fields, rows), 1)
+        with db.cursor() as cursor:
+            for start in range(0, len(rows), size):
+                batch = rows[start : start + size]
+                params: list[object] = []
+                for row in batch:
+                    for field, types in zip(fields, native, strict=True):
+                        value = getattr(row, field.attname)
+                        if type(value) not in types:
+                            value = field.get_db_prep_save(value, db)
+                        params.append(value)
+                cursor.execute(head + ", ".join([one] * len(batch)) + tail, params)
+                for row, (pk,) in zip(batch, cursor.fetchall(), strict=True):
+                    row.pk = pk
+                    row._state.adding = False
+                    row._state.db = self.db
 
 
 class RequestLog(models.Model):

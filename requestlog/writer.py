@@ -1,7 +1,7 @@
 """The request log's writer: finished requests queue as rows, a background thread saves them.
 
 A proxied request only puts its row's field values on a bounded in-memory queue; a thread
-builds and prices the rows and writes them with bulk_create; a refused batch is written row by
+builds and prices the rows and writes them in multi-row inserts; a refused batch is written row by
 row, an unstorable row as a placeholder. While the database is unreachable (a restart, a
 failover) the batch is kept and retried at every interval, and new rows wait in the bounded
 queue; a full queue drops rows (counted in metrics and logged) but never fails or slows a

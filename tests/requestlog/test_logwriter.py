@@ -86,7 +86,7 @@ def test_an_unreachable_database_keeps_the_batch_until_it_answers(
 
     submit(writer, exchange(model="first"))
     with monkeypatch.context() as patch:
-        patch.setattr(RequestLog.objects, "bulk_create", fail)
+        patch.setattr(RequestLog.objects, "insert", fail)
         assert writer.flush() == 0
         submit(writer, exchange(model="second"))
         assert (writer.flush(), writer.pending()) == (0, 2)
@@ -109,7 +109,7 @@ def test_a_batch_the_database_refuses_is_dropped_and_the_writer_carries_on(
 
     submit(writer, exchange(model="lost"))
     with monkeypatch.context() as patch:
-        patch.setattr(RequestLog.objects, "bulk_create", fail)
+        patch.setattr(RequestLog.objects, "insert", fail)
         assert writer.flush() == 0
     submit(writer, exchange(model="kept"))
     assert writer.flush() == 1
@@ -213,17 +213,17 @@ def test_the_background_thread_survives_a_failed_write(
     writer: LogWriter, settings: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings.HEADROOM_LOG_FLUSH_SECONDS = 0.05  # type: ignore[attr-defined]
-    real = RequestLog.objects.bulk_create
+    real = RequestLog.objects.insert
     calls: list[int] = []
 
     # The batch, its row written alone and the row's placeholder: one failed write, all refused.
-    def fail_once(rows: list[RequestLog], **kwargs: object) -> list[RequestLog]:
+    def fail_once(rows: list[RequestLog]) -> None:
         calls.append(len(rows))
         if len(calls) <= 3:
             raise OperationalError("disk I/O error")
-        return real(rows, **kwargs)
+        real(rows)
 
-    monkeypatch.setattr(RequestLog.objects, "bulk_create", fail_once)
+    monkeypatch.setattr(RequestLog.objects, "insert", fail_once)
     submit(writer, exchange(model="retried"))
     deadline = time.monotonic() + 5
     while not calls and time.monotonic() < deadline:
