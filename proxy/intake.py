@@ -164,6 +164,10 @@ class LimitedHTTPFactory(HTTPFactory):  # type: ignore[misc]
         super().__init__(server)
         self.timeOut = settings.HEADROOM_CLIENT_IDLE_TIMEOUT or None
 
+    def log(self, request: Any) -> None:
+        """No access log: Twisted would format a line per request, query string (a Gemini
+        `?key=`) included, for a log Daphne discards. The gateway logs each request itself."""
+
     def buildProtocol(self, addr: Any) -> Any:
         protocol = super().buildProtocol(addr)
         if protocol is not None:
