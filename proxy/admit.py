@@ -111,7 +111,7 @@ def json_deeper_than(body: bytes, limit: int) -> bool:
     Every step runs in C or once per run of brackets, so a hostile body costs about what
     parsing it would; a body that is not JSON, or is malformed, is left to the parser.
     """
-    if not _JSON_CONTAINER.match(body) or body.count(b"[") + body.count(b"{") <= limit:
+    if not _JSON_CONTAINER.match(body) or not more_openers_than(body, limit):
         return False
     brackets = structure(body)
     if brackets.count(b"[") <= limit:
@@ -125,6 +125,20 @@ def json_deeper_than(body: bytes, limit: int) -> bool:
         brackets = brackets.replace(b"[]", b"")
         done += 1
     return max_depth(brackets) + done > limit
+
+
+def more_openers_than(body: bytes, limit: int) -> bool:
+    """Whether `body` holds more than `limit` of `[` and `{` together: one memchr step per
+    opener up to limit + 1, so a large body with a few brackets is not scanned byte by byte."""
+    found = 0
+    for opener in (b"[", b"{"):
+        index = body.find(opener)
+        while index >= 0:
+            found += 1
+            if found > limit:
+                return True
+            index = body.find(opener, index + 1)
+    return False
 
 
 def max_depth(brackets: bytes) -> int:

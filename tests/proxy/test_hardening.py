@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from keys.models import GatewayKey
-from proxy.admit import json_deeper_than
+from proxy.admit import json_deeper_than, more_openers_than
 from requestlog.models import RequestLog
 from routing.models import AllowedUpstream, UpstreamRoute
 from tests.conftest import Gateway, UpstreamSeam
@@ -161,6 +161,12 @@ def test_the_depth_check_agrees_with_the_parsed_depth(value: Any, limit: int) ->
     body = json.dumps(value).encode()
     expected = depth_of(value) > limit if isinstance(value, list | dict) else False
     assert json_deeper_than(body, limit) is expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=st.binary(max_size=200), limit=st.integers(min_value=0, max_value=12))
+def test_the_opener_count_agrees_with_counting(body: bytes, limit: int) -> None:
+    assert more_openers_than(body, limit) is (body.count(b"[") + body.count(b"{") > limit)
 
 
 @settings(max_examples=300, deadline=None)
