@@ -75,7 +75,7 @@ def compress_request(
     Never raises: on any failure the body comes back as sent and `reason` says why.
     """
     started = time.perf_counter()
-    before = tokens.estimate(body)
+    before = tokens.tally(body)
     mode = (mode or "").strip().lower()
     if mode == OFF:
         return _unchanged(body, before, MODE_OFF)
@@ -102,7 +102,7 @@ def _compress(
     text: str,
     blocks: list[Block],
     body: bytes,
-    before: float,
+    before: tokens.Tally,
     policy: Policy,
     deadline: float | None,
 ) -> CompressionResult:
@@ -119,8 +119,20 @@ def _compress(
     if not edits:
         return _unchanged(body, before, BUDGET_EXCEEDED if skipped else NO_GAIN)
     new_body = _splice(text, edits)
-    after = tokens.estimate(new_body)
-    return CompressionResult(new_body, round(before), round(after), len(edits), COMPRESSED)
+    # Only the replaced values are counted again, so the cost follows the tool output changed.
+    removed = added = tokens.ZERO
+    for block, literal in edits:
+        old = text[block.span.start : block.span.end].encode("utf-8")
+        removed = tokens.combine(removed, tokens.ZERO, tokens.tally(old))
+        added = tokens.combine(added, tokens.ZERO, tokens.tally(literal.encode("utf-8")))
+    after = tokens.combine(before, removed, added)
+    return CompressionResult(
+        new_body,
+        round(tokens.weigh(before)),
+        round(tokens.weigh(after)),
+        len(edits),
+        COMPRESSED,
+    )
 
 
 def _splice(text: str, edits: list[tuple[Block, str]]) -> bytes:
@@ -152,5 +164,6 @@ def _leave_as_sent(block: Block, text: str, policy: Policy) -> bool:
     return True
 
 
-def _unchanged(body: bytes, before: float, reason: str) -> CompressionResult:
-    return CompressionResult(body, round(before), round(before), 0, reason)
+def _unchanged(body: bytes, before: tokens.Tally, reason: str) -> CompressionResult:
+    estimate = round(tokens.weigh(before))
+    return CompressionResult(body, estimate, estimate, 0, reason)

@@ -30,15 +30,34 @@ TAB = 0.5
 NON_ASCII = 0.45
 
 
-def estimate(data: bytes) -> float:
-    """Estimated tokens in `data` (UTF-8), unrounded."""
-    size = len(data)
-    if not size:
-        return 0.0
+# How many bytes of each kind: letters, digits, other marks, spaces, newlines, tabs, non-ASCII,
+# and the `\\n` and `\\"` escapes among them. Counts add up over concatenated text, so the
+# estimate of a body with some values replaced is the old tally minus theirs plus the new ones'.
+Tally = tuple[int, int, int, int, int, int, int, int, int]
+ZERO: Tally = (0, 0, 0, 0, 0, 0, 0, 0, 0)
+_WEIGHTS = (
+    LETTER,
+    DIGIT,
+    PUNCTUATION,
+    SPACE,
+    NEWLINE,
+    TAB,
+    NON_ASCII,
+    # JSON escapes count as the character they stand for: `\\n` was counted as a mark and a
+    # letter, `\\"` as two marks.
+    NEWLINE - PUNCTUATION - LETTER,
+    -PUNCTUATION,
+)
+
+
+def tally(data: bytes) -> Tally:
+    """The byte counts of `data` (UTF-8) that the estimate weighs."""
+    if not data:
+        return ZERO
     # Each pass deletes one class of bytes and counts what went; later passes run over what is
     # left, which is much shorter once the letters are gone.
     rest = data.translate(None, _LETTERS)
-    letters = size - len(rest)
+    letters = len(data) - len(rest)
     others = rest.translate(None, _DIGITS)
     digits = len(rest) - len(others)
     plain = others.translate(None, _NON_ASCII)
@@ -52,18 +71,33 @@ def estimate(data: bytes) -> float:
         escaped_quotes = data.count(b'\\"')
     punctuation = len(plain) - spaces - newlines - tabs
     return (
-        letters * LETTER
-        + digits * DIGIT
-        + punctuation * PUNCTUATION
-        + spaces * SPACE
-        + newlines * NEWLINE
-        + tabs * TAB
-        + non_ascii * NON_ASCII
-        # JSON escapes count as the character they stand for: `\\n` was counted as a mark and a
-        # letter, `\\"` as two marks.
-        + escaped_newlines * (NEWLINE - PUNCTUATION - LETTER)
-        - escaped_quotes * PUNCTUATION
+        letters,
+        digits,
+        punctuation,
+        spaces,
+        newlines,
+        tabs,
+        non_ascii,
+        escaped_newlines,
+        escaped_quotes,
     )
+
+
+def weigh(counts: Tally) -> float:
+    """Estimated tokens for a tally, unrounded."""
+    return sum(count * weight for count, weight in zip(counts, _WEIGHTS, strict=True))
+
+
+def combine(base: Tally, removed: Tally, added: Tally) -> Tally:
+    """`base` with `removed` taken out and `added` put in (a splice's tally)."""
+    return tuple(  # type: ignore[return-value]
+        whole - old + new for whole, old, new in zip(base, removed, added, strict=True)
+    )
+
+
+def estimate(data: bytes) -> float:
+    """Estimated tokens in `data` (UTF-8), unrounded."""
+    return weigh(tally(data))
 
 
 def count(data: bytes) -> int:

@@ -52,3 +52,15 @@ def test_non_ascii_text_is_counted() -> None:
 def test_more_bytes_never_mean_fewer_tokens(left: bytes, right: bytes) -> None:
     # Only the escape adjustments subtract, and never more than the bytes they stand in for.
     assert tokens.estimate(left + right) >= tokens.estimate(left) - 1e-9
+
+
+@given(parts=st.lists(st.binary(max_size=40), min_size=1, max_size=6))
+def test_tallies_add_up_over_concatenated_text(parts: list[bytes]) -> None:
+    # What the engine relies on to count only the values it replaced, when no `\\` escape is cut.
+    if any(part.endswith(b"\\") for part in parts):
+        return
+    whole = tokens.ZERO
+    for part in parts:
+        whole = tokens.combine(whole, tokens.ZERO, tokens.tally(part))
+    assert whole == tokens.tally(b"".join(parts))
+    assert tokens.weigh(whole) == pytest.approx(tokens.estimate(b"".join(parts)))
