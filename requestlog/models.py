@@ -81,7 +81,7 @@ class RequestLogManager(models.Manager["RequestLog"]):
         columns = ", ".join(quote(cast(str, field.column)) for field in fields)
         head = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES "
         one = "(" + ", ".join(["%s"] * len(fields)) + ")"
-        key = cast("models.Field[Any, Any]", meta.pk)
+        key = meta.pk
         tail = f" RETURNING {quote(cast(str, key.column))}"
         size = max(db.ops.bulk_batch_size(fields, rows), 1)
         with db.cursor() as cursor:
