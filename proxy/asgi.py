@@ -11,6 +11,7 @@ the one way in for /v1 and /v1beta; everything else goes to Django's own.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from tempfile import SpooledTemporaryFile
@@ -19,8 +20,10 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import HttpResponse
-from django.urls import Resolver404, resolve, set_script_prefix
+from django.urls import Resolver404, ResolverMatch, resolve, set_script_prefix
 
 from proxy import views
 from proxy.inbound import OVERSIZED
@@ -30,6 +33,8 @@ logger = logging.getLogger(__name__)
 GATEWAY_PREFIXES = ("/v1/", "/v1beta/")
 # Probes scraped every few seconds: async views that need no session, CSRF or auth either.
 PROBE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+# Paths up to this long keep their resolved view; longer ones are resolved on each request.
+REMEMBERED_PATH_CHARS = 256
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[Mapping[str, Any]]]
@@ -93,7 +98,7 @@ class GatewayHandler(ASGIHandler):
 
     async def _respond(self, request: Any, send: Send) -> None:
         try:
-            match = resolve(request.path_info)
+            match = resolve_path(request.path_info)
             response: HttpResponse = await match.func(request, *match.args, **match.kwargs)
         except Resolver404 as exc:
             response = views.not_found(request, exc)
@@ -107,6 +112,26 @@ class GatewayHandler(ASGIHandler):
             # Private to Django, so not in its stubs; close() would also send request_finished.
             for closer in response._resource_closers:  # type: ignore[attr-defined]
                 closer()
+
+
+def resolve_path(path: str) -> ResolverMatch:
+    """Django's `resolve`, remembered for short paths: the URL patterns never change while the
+    process runs, and walking them (the admin's first) cost more than the rest of routing."""
+    if len(path) > REMEMBERED_PATH_CHARS:
+        return resolve(path)
+    return _remembered(path)
+
+
+@functools.lru_cache(maxsize=1024)
+def _remembered(path: str) -> ResolverMatch:
+    return resolve(path)
+
+
+@receiver(setting_changed)
+def _forget_paths(*, setting: str, **kwargs: object) -> None:
+    """Tests that swap the URL patterns get them resolved anew."""
+    if setting == "ROOT_URLCONF":
+        _remembered.cache_clear()
 
 
 class PathRouter:
