@@ -1,11 +1,13 @@
 """Added latency and throughput of the gateway over a direct call, measured in the same run.
 
 Starts a minimal upstream (its own process) and the gateway under Daphne (`manage.py serve`,
-one worker, temporary SQLite), then drives both from this process and prints p50/p99 per case.
-The load comes from aiohttp, whose per-request cost is a fraction of the gateway's, so req/s is
-the gateway's and not the client's (the three processes share this machine's cores).
+one worker, temporary SQLite), then drives both from this process and prints p50/p99 per case,
+the gateway's CPU time per request (its log writer's share included) and, at the end, the
+gateway's peak RSS. The load comes from aiohttp, whose per-request cost is a fraction of the
+gateway's, so req/s is the gateway's and not the client's. The three processes share this
+machine's cores unless `--pin` puts the gateway on one core and the rest on another.
 
-    .venv/bin/python bench/latency.py [--requests 2000] [--concurrency 1 16]
+    .venv/bin/python bench/latency.py [--requests 2000] [--concurrency 1 16] [--pin]
 """
 
 from __future__ import annotations
@@ -142,11 +144,28 @@ async def ttfb(client: aiohttp.ClientSession, url: str, count: int) -> list[floa
     return times
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
-async def run(args: argparse.Namespace, upstream_url: str, gateway_url: str) -> None:
+async def run(
+    args: argparse.Namespace, upstream_url: str, gateway_url: str, gateway_pid: int
+) -> None:
     connector = aiohttp.TCPConnector(limit=64)
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as client:
@@ -157,15 +176,19 @@ async def run(args: argparse.Namespace, upstream_url: str, gateway_url: str) -> 
                 direct, _ = await timed_posts(
                     client, f"{upstream_url}/v1/chat/completions", body, count, concurrency
                 )
+                cpu_before = cpu_seconds(gateway_pid)
                 via, elapsed = await timed_posts(
                     client, f"{gateway_url}/v1/chat/completions", body, count, concurrency
                 )
+                # The log writer saves the case's rows within its flush interval (1 s).
+                await asyncio.sleep(1.2)
+                cpu_ms = (cpu_seconds(gateway_pid) - cpu_before) * 1000 / count
                 added50, added99 = pct(via, 50) - pct(direct, 50), pct(via, 99) - pct(direct, 99)
                 print(
                     f"{name:>6} c={concurrency:<3} direct p50 {pct(direct, 50):6.2f} ms "
                     f"p99 {pct(direct, 99):6.2f} | gateway p50 {pct(via, 50):6.2f} ms "
                     f"p99 {pct(via, 99):6.2f} | added p50 {added50:5.2f} ms p99 {added99:5.2f} ms"
-                    f" | {count / elapsed:6.0f} req/s"
+                    f" | {count / elapsed:6.0f} req/s | cpu {cpu_ms:4.2f} ms/req"
                 )
         direct = await ttfb(client, f"{upstream_url}/stream", 100)
         via = await ttfb(client, f"{gateway_url}/v1/chat/completions", 100)
@@ -173,24 +196,47 @@ async def run(args: argparse.Namespace, upstream_url: str, gateway_url: str) -> 
             f"stream TTFB direct p50 {pct(direct, 50):.2f} ms | gateway p50 {pct(via, 50):.2f} ms "
             f"p99 {pct(via, 99):.2f} ms | added p50 {pct(via, 50) - pct(direct, 50):.2f} ms"
         )
+    print(f"gateway peak RSS {peak_rss_mib(gateway_pid):.0f} MiB")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16])
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="gateway on the first core, upstream and load on the rest",
+    )
     args = parser.parse_args()
     upstream_port, gateway_port = free_port(), free_port()
     with tempfile.TemporaryDirectory() as tmp:
         processes = start(Path(tmp), upstream_port, gateway_port)
+        upstream, gateway = processes
+        if args.pin:
+            pin(gateway.pid, upstream.pid)
         try:
             asyncio.run(
-                run(args, f"http://127.0.0.1:{upstream_port}", f"http://127.0.0.1:{gateway_port}")
+                run(
+                    args,
+                    f"http://127.0.0.1:{upstream_port}",
+                    f"http://127.0.0.1:{gateway_port}",
+                    gateway.pid,
+                )
             )
         finally:
             for process in processes:
                 process.terminate()
                 process.wait(10)
+
+
+def pin(gateway_pid: int, upstream_pid: int) -> None:
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        raise SystemExit("--pin needs at least two cores")
+    os.sched_setaffinity(gateway_pid, {cores[0]})
+    for pid in (upstream_pid, 0):
+        os.sched_setaffinity(pid, set(cores[1:]))
 
 
 if __name__ == "__main__":
