@@ -2,7 +2,7 @@
 
 It records every request (method, path, query, headers, body) and answers with a `Reply`: JSON,
 SSE chunks with scripted delays, an error, a redirect, or a hang. It notices when the gateway
-closes the connection while a reply is still streaming.
+closes the connection while a reply is unfinished.
 """
 
 from __future__ import annotations
@@ -70,7 +70,9 @@ class MockUpstream:
 
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
-        self.disconnects: list[float] = []  # when a client left during a streamed reply
+        # When the gateway closed the connection while a reply was unfinished (streaming,
+        # hanging, or half sent).
+        self.disconnects: list[float] = []
         self.open_connections = 0  # connections from the gateway not yet closed
         self.handler: Callable[[Recorded], Reply] = default_reply
         self._loop = asyncio.new_event_loop()
@@ -148,6 +150,7 @@ class MockUpstream:
     ) -> bool:
         if reply.hang:
             await reader.read()  # until the client gives up
+            self.disconnects.append(time.monotonic())
             return False
         if reply.close:
             return False
@@ -158,6 +161,7 @@ class MockUpstream:
                 _reset(writer)
             else:
                 await reader.read()  # an answer that never completes, until the client leaves
+                self.disconnects.append(time.monotonic())
             return False
         head = [f"HTTP/1.1 {reply.status} X"]
         head += [f"{name}: {value}" for name, value in reply.headers]
