@@ -168,7 +168,12 @@ class MockUpstream:
         if reply.chunks is None:
             head.append(f"content-length: {len(reply.body)}")
             writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + reply.body)
-            await writer.drain()
+            try:
+                await writer.drain()
+            except ConnectionError:
+                # A large body the gateway stopped reading and closed.
+                self.disconnects.append(time.monotonic())
+                raise
             return True
         head.append("transfer-encoding: chunked")
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode())
@@ -184,21 +189,28 @@ class MockUpstream:
     ) -> bool:
         # A read that returns b"" while we are still streaming means the client went away.
         gone = asyncio.ensure_future(reader.read(1))
-        for delay, chunk in chunks:
-            if delay:
-                await asyncio.wait([gone], timeout=delay)
-            if gone.done():
-                self.disconnects.append(time.monotonic())
-                return False
-            writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-            await writer.drain()
-        if reset:
+        try:
+            for delay, chunk in chunks:
+                if delay:
+                    await asyncio.wait([gone], timeout=delay)
+                if gone.done():
+                    self.disconnects.append(time.monotonic())
+                    return False
+                writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                await writer.drain()
+        except ConnectionError:
+            # Closed by the gateway while a write waited for it to read.
+            self.disconnects.append(time.monotonic())
+            return False
+        finally:
             gone.cancel()
+            if gone.done() and not gone.cancelled():
+                gone.exception()  # seen, so asyncio does not report it as never retrieved
+        if reset:
             _reset(writer)
             return False
         writer.write(b"0\r\n\r\n")
         await writer.drain()
-        gone.cancel()
         return True
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 # Daphne installs Twisted's asyncio reactor on import; it must come before anything else
 # imports a reactor.
-import daphne.server  # noqa: I001  isort:skip
+import daphne.server  # noqa: I001, F401  isort:skip
 
 import argparse
 import asyncio
@@ -24,7 +24,7 @@ from twisted.internet import reactor, task
 from twisted.internet.defer import Deferred
 from twisted.web import http
 
-from proxy import checks, intake, listener, schema, shutdown, upstream
+from proxy import backpressure, checks, intake, listener, schema, shutdown, upstream
 from proxy import supervisor as workerpool
 from requestlog import writer
 
@@ -99,7 +99,8 @@ class Command(BaseCommand):
             endpoints = build_endpoint_description_strings(host=host, port=port)
         # action_logger=None keeps Daphne's access log off: it prints query strings, and a
         # Gemini `?key=` is a credential. The gateway logs each request itself, without them.
-        server = daphne.server.Server(
+        # Daphne's server, with backpressure from each client's socket (proxy.backpressure).
+        server = backpressure.Server(
             # The site's one way in (ASGI_APPLICATION), named by the settings.
             application=get_default_application(),
             endpoints=endpoints,
