@@ -68,6 +68,7 @@ class Command(BaseCommand):
             raise CommandError("--workers must be at least 1")
         checks.check_serving(self, host)
         refuse_unmigrated()
+        replay_spilled_rows()
         try:
             sock = listener.bind(host, port)
         except listener.ListenError as exc:
@@ -142,6 +143,22 @@ def refuse_unmigrated() -> None:
         raise CommandError(
             f"{len(pending)} database migration(s) not applied: run `manage.py migrate` first"
         )
+
+
+def replay_spilled_rows() -> None:
+    """Write the request-log rows an earlier stop spilled while the database was down, once,
+    before any worker starts (so no two workers replay the same file)."""
+    try:
+        replayed = writer.replay_spilled()
+    except Exception as exc:
+        # The rows stay on disk for the next start; serving must not wait on them. Only the
+        # error's type is logged: its message may quote a caller's text.
+        logger.error("request log: could not replay spilled rows (%s)", type(exc).__name__)
+        return
+    finally:
+        connection.close()
+    if replayed:
+        logger.info("request log: %d spilled rows written", replayed)
 
 
 def make_room_for_headers() -> None:
