@@ -224,6 +224,9 @@ HEADROOM_RESPONSE_CACHE_MAX_BYTES = env.int(
 HEADROOM_LOG_QUEUE_SIZE = env.int("HEADROOM_LOG_QUEUE_SIZE", default=10000)
 HEADROOM_LOG_BATCH_SIZE = env.int("HEADROOM_LOG_BATCH_SIZE", default=500)
 HEADROOM_LOG_FLUSH_SECONDS = env.float("HEADROOM_LOG_FLUSH_SECONDS", default=1.0)
+# Where a worker that stops while the database is unreachable keeps its queued rows (JSON lines,
+# no credentials) for the next start to write; empty turns it off (such rows are dropped).
+HEADROOM_LOG_SPILL_DIR = env.str("HEADROOM_LOG_SPILL_DIR", default=str(BASE_DIR / "log-spill"))
 
 LOGGING = {
     "version": 1,

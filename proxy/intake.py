@@ -3,7 +3,8 @@
 
 Twisted reads a whole request before Daphne hands it to the application, so these limits cannot
 live in the ASGI handler: by then a 300 MiB upload has been read. `install()` swaps Daphne's
-request class for `LimitedRequest`, which answers 413 or 408 itself, in the caller's format.
+request class for `LimitedRequest`, which answers 413 or 408 itself, in the caller's format,
+and logs a client that leaves halfway through its body as a 499.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from daphne.http_protocol import HTTPFactory, WebRequest
 from django.conf import settings
 from twisted.internet import reactor as _reactor
 
-from proxy import wire
+from proxy import record, wire
+from proxy.asgi import GATEWAY_PREFIXES
 from proxy.errors import GatewayError, error_response
 from routing.families import Family
 
@@ -55,6 +57,9 @@ class LimitedRequest(WebRequest):  # type: ignore[misc]
         self.body_limit = settings.HEADROOM_MAX_BODY_BYTES
         self.body_received = 0
         self.refused = False
+        # Between the end of the headers and the end of the body: a connection lost then is a
+        # client that gave up while sending.
+        self.sending_body = False
         # From the request line to the end of the body; the channel's idle timeout covers gaps
         # between requests and before the request line.
         seconds = settings.HEADROOM_CLIENT_READ_TIMEOUT
@@ -68,6 +73,7 @@ class LimitedRequest(WebRequest):  # type: ignore[misc]
             self.requestHeaders.removeHeader(b"expect")
             self.refuse_oversized()
             return
+        self.sending_body = True
         super().gotLength(length)
 
     def handleContentChunk(self, data: bytes) -> None:
@@ -82,6 +88,7 @@ class LimitedRequest(WebRequest):  # type: ignore[misc]
 
     def requestReceived(self, command: bytes, path: bytes, version: bytes) -> None:
         self.stop_deadline()
+        self.sending_body = False
         if self.refused:
             # Answered already; the body has been read to its end, so the close is clean.
             self.close()
@@ -90,7 +97,17 @@ class LimitedRequest(WebRequest):  # type: ignore[misc]
 
     def connectionLost(self, reason: Any) -> None:
         self.stop_deadline()
+        if self.sending_body and not self.refused:
+            self.record_abandoned()
         super().connectionLost(reason)
+
+    def record_abandoned(self) -> None:
+        """The one row of a gateway request whose client left before its body was in."""
+        self.sending_body = False
+        path = getattr(self.channel, "_path", b"").decode("latin-1").partition("?")[0]
+        if path.startswith(GATEWAY_PREFIXES):
+            method = getattr(self.channel, "_command", b"").decode("latin-1")
+            record.record_abandoned(self.family(), path, method)
 
     def refuse_oversized(self) -> None:
         limit = self.body_limit

@@ -63,8 +63,11 @@ def row_values(exchange: Exchange) -> dict[str, object]:
 
 
 def final_status(exchange: Exchange) -> int:
-    """The status the client got: 499 if it left before one was known, 500 for a crash."""
-    return exchange.status or (CLIENT_CLOSED if exchange.disconnected else 500)
+    """The status the client got: 499 if it left before any byte of the answer was handed to it
+    (a status the upstream sent but the client never saw included), 500 for a crash."""
+    if exchange.disconnected and exchange.first_byte is None:
+        return CLIENT_CLOSED
+    return exchange.status or 500
 
 
 def record(exchange: Exchange) -> None:
@@ -83,3 +86,10 @@ def record(exchange: Exchange) -> None:
         writer.drop(1, "error")
         return
     writer.submit(values, exchange.usage)
+
+
+def record_abandoned(family: str, path: str, method: str) -> None:
+    """A request whose client left while still sending its body: it never reached a view, but
+    it gets its one row, a 499, like any other request the client gave up on."""
+    exchange = Exchange(family=family, endpoint=path, method=method, disconnected=True)
+    record(exchange)

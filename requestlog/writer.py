@@ -6,7 +6,7 @@ row, an unstorable row as a placeholder. While the database is unreachable (a re
 failover) the batch is kept and retried at every interval, and new rows wait in the bounded
 queue; a full queue drops rows (counted in metrics and logged) but never fails or slows a
 request. `flush()` writes what is queued from the calling thread: tests use it, and so does a
-graceful shutdown.
+graceful shutdown; rows a shutdown cannot write go to a spill file that the next start replays.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import threading
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
 
-from requestlog import metrics, pricing, storable
+from requestlog import metrics, pricing, spill, storable
 from requestlog.models import RequestLog
 from requestlog.signals import rows_written
 from requestlog.usage import Usage
@@ -27,8 +27,9 @@ from routing.models import UpstreamRoute
 
 logger = logging.getLogger(__name__)
 
-# A row's field values and the billed usage it is priced from, both built on the writer thread.
-Pending = tuple[dict[str, object], Usage | None]
+# A row's field values and the billed usage it is priced from (requestlog.spill.Pending), both
+# built on the writer thread.
+Pending = spill.Pending
 
 
 class LogWriter:
@@ -142,14 +143,63 @@ class LogWriter:
             self.flush()
         finally:
             connection.close()
-        lost = self.pending()
-        if lost:
-            logger.error("request log: %d rows dropped, the database is unreachable", lost)
-            drop(lost, "db_error")
-            self.held = []
+        if self.pending():
+            self.spill()
+
+    def spill(self) -> None:
+        """Rows the unreachable database could not take at a stop go to a spill file, which
+        the next start writes (`replay_spilled`); without one they are dropped and counted."""
+        rows = self.held + self._take(self.pending())
+        self.held = []
+        try:
+            path = spill.save(rows)
+        except Exception as exc:
+            logger.error("request log: could not spill rows (%s)", type(exc).__name__)
+            path = None
+        if path is None:
+            logger.error("request log: %d rows dropped, the database is unreachable", len(rows))
+            drop(len(rows), "db_error")
+            return
+        logger.warning(
+            "request log: the database is unreachable, %d rows kept in %s", len(rows), path
+        )
 
     def pending(self) -> int:
         return len(self.held) + (0 if self.queue is None else self.queue.qsize())
+
+
+def replay_spilled() -> int:
+    """Write the rows earlier stops spilled, then delete each file; returns the rows written.
+
+    A row whose request id is in the table already is skipped, so a replay cut short (a crash,
+    the database gone again) is simply run again at the next start: no row is written twice.
+    A file stays until all its rows are in.
+    """
+    written = 0
+    for path in spill.files():
+        rows = list(spill.load(path))
+        size = max(settings.HEADROOM_LOG_BATCH_SIZE, 1)
+        try:
+            for start in range(0, len(rows), size):
+                fresh = not_yet_written(rows[start : start + size])
+                if fresh:
+                    written += write(fresh)
+        except Unreachable:
+            logger.error("request log: database unreachable, %s kept for the next start", path)
+            break
+        path.unlink()
+        logger.info("request log: %d spilled rows from %s replayed", len(rows), path)
+    return written
+
+
+def not_yet_written(batch: list[Pending]) -> list[Pending]:
+    ids = [values["request_id"] for values, _ in batch]
+    try:
+        found = RequestLog.objects.filter(request_id__in=ids).values_list("request_id", flat=True)
+        present = set(found)
+    except (OperationalError, InterfaceError) as exc:
+        raise Unreachable() from exc
+    return [(values, usage) for values, usage in batch if values["request_id"] not in present]
 
 
 class Unreachable(Exception):

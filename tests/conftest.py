@@ -62,6 +62,8 @@ def _manual_log_writer(settings: object, monkeypatch: pytest.MonkeyPatch) -> Ite
     # writer.flush() (inside its own transaction); each test starts with an empty queue, so rows
     # one test left queued never reach the next.
     settings.HEADROOM_LOG_FLUSH_SECONDS = 0  # type: ignore[attr-defined]
+    # Nothing is spilled into the checkout; spill tests name a directory of their own.
+    settings.HEADROOM_LOG_SPILL_DIR = ""  # type: ignore[attr-defined]
     monkeypatch.setattr(writer.writer, "queue", None)
     yield
 

@@ -2,7 +2,7 @@
 
 It records every request (method, path, query, headers, body) and answers with a `Reply`: JSON,
 SSE chunks with scripted delays, an error, a redirect, or a hang. It notices when the gateway
-closes the connection while a reply is still streaming.
+closes the connection while a reply is unfinished.
 """
 
 from __future__ import annotations
@@ -70,7 +70,9 @@ class MockUpstream:
 
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
-        self.disconnects: list[float] = []  # when a client left during a streamed reply
+        # When the gateway closed the connection while a reply was unfinished (streaming,
+        # hanging, or half sent).
+        self.disconnects: list[float] = []
         self.open_connections = 0  # connections from the gateway not yet closed
         self.handler: Callable[[Recorded], Reply] = default_reply
         self._loop = asyncio.new_event_loop()
@@ -148,6 +150,7 @@ class MockUpstream:
     ) -> bool:
         if reply.hang:
             await reader.read()  # until the client gives up
+            self.disconnects.append(time.monotonic())
             return False
         if reply.close:
             return False
@@ -158,13 +161,19 @@ class MockUpstream:
                 _reset(writer)
             else:
                 await reader.read()  # an answer that never completes, until the client leaves
+                self.disconnects.append(time.monotonic())
             return False
         head = [f"HTTP/1.1 {reply.status} X"]
         head += [f"{name}: {value}" for name, value in reply.headers]
         if reply.chunks is None:
             head.append(f"content-length: {len(reply.body)}")
             writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + reply.body)
-            await writer.drain()
+            try:
+                await writer.drain()
+            except ConnectionError:
+                # A large body the gateway stopped reading and closed.
+                self.disconnects.append(time.monotonic())
+                raise
             return True
         head.append("transfer-encoding: chunked")
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode())
@@ -180,21 +189,28 @@ class MockUpstream:
     ) -> bool:
         # A read that returns b"" while we are still streaming means the client went away.
         gone = asyncio.ensure_future(reader.read(1))
-        for delay, chunk in chunks:
-            if delay:
-                await asyncio.wait([gone], timeout=delay)
-            if gone.done():
-                self.disconnects.append(time.monotonic())
-                return False
-            writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-            await writer.drain()
-        if reset:
+        try:
+            for delay, chunk in chunks:
+                if delay:
+                    await asyncio.wait([gone], timeout=delay)
+                if gone.done():
+                    self.disconnects.append(time.monotonic())
+                    return False
+                writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                await writer.drain()
+        except ConnectionError:
+            # Closed by the gateway while a write waited for it to read.
+            self.disconnects.append(time.monotonic())
+            return False
+        finally:
             gone.cancel()
+            if gone.done() and not gone.cancelled():
+                gone.exception()  # seen, so asyncio does not report it as never retrieved
+        if reset:
             _reset(writer)
             return False
         writer.write(b"0\r\n\r\n")
         await writer.drain()
-        gone.cancel()
         return True
 
 

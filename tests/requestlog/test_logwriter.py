@@ -174,6 +174,20 @@ def test_a_client_that_left_before_any_status_is_logged_as_499() -> None:
     assert (values["status"], values["disconnected"]) == (499, True)
 
 
+def test_a_client_that_left_before_the_upstreams_answer_reached_it_is_logged_as_499() -> None:
+    values = record.row_values(exchange(status=200, disconnected=True))
+    assert (values["status"], values["disconnected"]) == (499, True)
+
+
+def test_a_client_that_left_after_its_first_byte_keeps_the_status_it_got() -> None:
+    left = exchange(status=200, disconnected=True)
+    left.mark_first_byte()
+    assert (record.row_values(left)["status"], record.row_values(left)["disconnected"]) == (
+        200,
+        True,
+    )
+
+
 def test_an_exchange_that_crashed_before_any_status_is_logged_as_500() -> None:
     assert record.row_values(exchange(status=0))["status"] == 500
 

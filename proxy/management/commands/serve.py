@@ -4,7 +4,7 @@ from __future__ import annotations
 
 # Daphne installs Twisted's asyncio reactor on import; it must come before anything else
 # imports a reactor.
-import daphne.server  # noqa: I001  isort:skip
+import daphne.server  # noqa: I001, F401  isort:skip
 
 import argparse
 import asyncio
@@ -24,7 +24,7 @@ from twisted.internet import reactor, task
 from twisted.internet.defer import Deferred
 from twisted.web import http
 
-from proxy import checks, intake, listener, schema, shutdown, upstream
+from proxy import backpressure, checks, intake, listener, schema, shutdown, upstream
 from proxy import supervisor as workerpool
 from requestlog import writer
 
@@ -68,6 +68,7 @@ class Command(BaseCommand):
             raise CommandError("--workers must be at least 1")
         checks.check_serving(self, host)
         refuse_unmigrated()
+        replay_spilled_rows()
         try:
             sock = listener.bind(host, port)
         except listener.ListenError as exc:
@@ -99,7 +100,8 @@ class Command(BaseCommand):
             endpoints = build_endpoint_description_strings(host=host, port=port)
         # action_logger=None keeps Daphne's access log off: it prints query strings, and a
         # Gemini `?key=` is a credential. The gateway logs each request itself, without them.
-        server = daphne.server.Server(
+        # Daphne's server, with backpressure from each client's socket (proxy.backpressure).
+        server = backpressure.Server(
             # The site's one way in (ASGI_APPLICATION), named by the settings.
             application=get_default_application(),
             endpoints=endpoints,
@@ -141,6 +143,22 @@ def refuse_unmigrated() -> None:
         raise CommandError(
             f"{len(pending)} database migration(s) not applied: run `manage.py migrate` first"
         )
+
+
+def replay_spilled_rows() -> None:
+    """Write the request-log rows an earlier stop spilled while the database was down, once,
+    before any worker starts (so no two workers replay the same file)."""
+    try:
+        replayed = writer.replay_spilled()
+    except Exception as exc:
+        # The rows stay on disk for the next start; serving must not wait on them. Only the
+        # error's type is logged: its message may quote a caller's text.
+        logger.error("request log: could not replay spilled rows (%s)", type(exc).__name__)
+        return
+    finally:
+        connection.close()
+    if replayed:
+        logger.info("request log: %d spilled rows written", replayed)
 
 
 def make_room_for_headers() -> None:
