@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import pytest
 
-from proxy import admit, jsonbody
+from proxy import jsonbody, jsondepth
 from proxy.compression import arrays, context, kinds, logs, pinning, rawjson, text, wrappers
 from proxy.compression.context import Context
 
@@ -49,7 +49,7 @@ def many_gemini_tail_lines_not_at_the_end() -> None:
 
 def an_unclosed_json_string_in_the_depth_check() -> None:
     body = b'{"a": ["' + b"x" * N + b"[" * N
-    assert not admit.json_deeper_than(body, 64)
+    assert not jsondepth.json_deeper_than(body, 64)
 
 
 def an_unclosed_string_fed_to_the_stream_reader() -> None:
@@ -103,7 +103,7 @@ CASES: dict[str, Callable[[], None]] = {
     "logs._OVERDRAWN": long_line_with_a_carriage_return,
     "logs._LOG_LINE": a_line_of_double_colons,
     "wrappers gemini tail": many_gemini_tail_lines_not_at_the_end,
-    "admit._STRING, _JSON_CONTAINER, _RUNS": an_unclosed_json_string_in_the_depth_check,
+    "jsondepth._STRING, _JSON_CONTAINER, _RUNS": an_unclosed_json_string_in_the_depth_check,
     "jsonbody._STREAM_TOKENS, _STRING_REST": an_unclosed_string_fed_to_the_stream_reader,
     "text._ANSI, _ERASE_LINE": an_unterminated_terminal_escape,
     "text._BLANK_RUNS": a_long_run_of_blank_lines,
