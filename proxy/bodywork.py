@@ -50,9 +50,12 @@ _lock = threading.Lock()
 
 def offloaded(body: bytes) -> bool:
     """Whether work on this body leaves the event loop (HEADROOM_BODY_WORKERS 0 keeps it all)."""
-    workers: int = settings.HEADROOM_BODY_WORKERS
+    # The size first: most bodies are small, and each settings read costs a little.
     threshold: int = settings.HEADROOM_BODY_OFFLOAD_BYTES
-    return workers > 0 and len(body) > threshold
+    if len(body) <= threshold:
+        return False
+    workers: int = settings.HEADROOM_BODY_WORKERS
+    return workers > 0
 
 
 async def parse_model(received: Inbound, surface: Surface) -> None:
