@@ -50,7 +50,8 @@ _lock = threading.Lock()
 
 def offloaded(body: bytes) -> bool:
     """Whether work on this body leaves the event loop (HEADROOM_BODY_WORKERS 0 keeps it all)."""
-    # The size first: most bodies are small, and each settings read costs a little.
+    # The size first: most bodies are small, and each settings read costs a little. The gateway
+    # asks once per request and hands the answer to each step.
     threshold: int = settings.HEADROOM_BODY_OFFLOAD_BYTES
     if len(body) <= threshold:
         return False
@@ -58,12 +59,12 @@ def offloaded(body: bytes) -> bool:
     return workers > 0
 
 
-async def parse_model(received: Inbound, surface: Surface) -> None:
-    """`inbound.parse_model`, with a large body checked for depth (which `admit` leaves to this
-    step) and parsed in a worker; 413 when that runs out of time, because a body that cannot be
-    read cannot be routed."""
+async def parse_model(received: Inbound, surface: Surface, large: bool) -> None:
+    """`inbound.parse_model`, with a `large` body (see `offloaded`) checked for depth (which
+    `admit` leaves to this step) and parsed in a worker; 413 when that runs out of time, because
+    a body that cannot be read cannot be routed."""
     read = None
-    if offloaded(received.body):
+    if large:
         depth = settings.HEADROOM_MAX_JSON_DEPTH
         read = await run(received.body, inbound.read_members, depth)
         if read is None:
@@ -75,10 +76,12 @@ async def parse_model(received: Inbound, surface: Surface) -> None:
     inbound.parse_model(received, surface, read)
 
 
-async def apply_savings(received: Inbound, route: UpstreamRoute | None, exchange: Exchange) -> None:
-    """`savings.apply`, with a large body compressed in a worker. When the time limit runs out
+async def apply_savings(
+    received: Inbound, route: UpstreamRoute | None, exchange: Exchange, large: bool
+) -> None:
+    """`savings.apply`, with a `large` body compressed in a worker. When the time limit runs out
     the body goes as it came, the note says so, and the same body gets that decision again."""
-    if not offloaded(received.body):
+    if not large:
         savings.apply(received, route, exchange)
         return
     job = savings.prepare(received, route, exchange)

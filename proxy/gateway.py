@@ -67,8 +67,9 @@ async def proxy(
 ) -> HttpResponse:
     admit.check_host(request)
     # A large body's depth is checked where it is parsed, off the event loop.
-    admit.check_request(received, depth=not bodywork.offloaded(received.body))
-    await bodywork.parse_model(received, surface)
+    large = bodywork.offloaded(received.body)
+    admit.check_request(received, depth=not large)
+    await bodywork.parse_model(received, surface, large)
     admit.check_model(received)
     exchange.model, exchange.stream = received.model, received.stream
     key = await admit.identify(received, exchange)
@@ -82,7 +83,7 @@ async def proxy(
     # A request refused for a missing provider key does not count against the key's rate.
     credentials.require(received.headers, received.query, resolution.auth, resolution.protocol)
     await admit.enforce_limits(key, exchange)
-    await bodywork.apply_savings(received, resolution.route, exchange)
+    await bodywork.apply_savings(received, resolution.route, exchange, large)
     outgoing = forward.build_upstream_request(received, resolution)
     # The cache answers only after every admission check, the egress pin included, and only
     # the request it stored: where and as whom `outgoing` goes is part of its key.

@@ -4,7 +4,7 @@ model and stream flag found in its body or path (SPEC §1)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from django.http import HttpRequest
@@ -64,8 +64,7 @@ def _headers_from_meta(request: HttpRequest) -> list[tuple[bytes, bytes]]:
     return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in request.headers.items()]
 
 
-@dataclass(frozen=True)
-class BodyMembers:
+class BodyMembers(NamedTuple):
     """What routing reads of a body: whether it is JSON, and the members it needs when it is an
     object. Small, so a worker process can hand it back for a large body."""
 

@@ -136,9 +136,9 @@ async def test_a_body_stopped_by_the_time_limit_gets_the_same_decision_next_time
     body = chat_body()
     with override_settings(HEADROOM_BODY_WORKERS=1, HEADROOM_BODY_OFFLOAD_BYTES=10):
         first, second = exchange(), exchange()
-        await bodywork.apply_savings(request(body), None, first)
+        await bodywork.apply_savings(request(body), None, first, large=True)
         received = request(body)
-        await bodywork.apply_savings(received, None, second)
+        await bodywork.apply_savings(received, None, second, large=True)
 
     assert len(calls) == 1
     assert (first.savings_note, second.savings_note) == ("time_limit", "time_limit")
@@ -159,7 +159,7 @@ async def test_a_large_body_is_read_and_compressed_in_a_worker_process() -> None
     assert read == inbound.BodyMembers(True, {"model": "gpt-4o"})
 
     received, done = request(body), exchange()
-    await bodywork.apply_savings(received, None, done)
+    await bodywork.apply_savings(received, None, done, large=True)
     assert done.savings_note == "compressed"
     assert json.loads(received.body)["messages"][0]["content"] == json.dumps(
         json.loads(PODS), separators=(",", ":"), ensure_ascii=False
@@ -177,5 +177,5 @@ async def test_a_large_body_is_read_and_compressed_in_a_worker_process() -> None
 async def test_a_large_body_nested_too_deep_is_refused_by_its_worker() -> None:
     body = b'{"model": "gpt-4o", "messages": ' + b"[" * 100 + b"]" * 100 + b"}"
     with pytest.raises(GatewayError) as refused:
-        await bodywork.parse_model(request(body), views.OPENAI)
+        await bodywork.parse_model(request(body), views.OPENAI, large=True)
     assert (refused.value.status, refused.value.code) == (400, "json_too_deep")
