@@ -210,6 +210,17 @@ HEADROOM_MAX_JSON_DEPTH = env.int("HEADROOM_MAX_JSON_DEPTH", default=64)
 HEADROOM_COMPRESSION_DEFAULT = env.str("HEADROOM_COMPRESSION_DEFAULT", default="lossless")
 HEADROOM_COMPRESSION_MIN_BYTES = env.int("HEADROOM_COMPRESSION_MIN_BYTES", default=512)
 HEADROOM_COMPRESSION_BUDGET_MS = env.float("HEADROOM_COMPRESSION_BUDGET_MS", default=20.0)
+# A larger body is forwarded without the engine reading it (savings note `too_large`; 0 = none).
+HEADROOM_COMPRESSION_MAX_BYTES = env.int("HEADROOM_COMPRESSION_MAX_BYTES", default=16 * 1024 * 1024)
+# CPU work on bodies over HEADROOM_BODY_OFFLOAD_BYTES (parsing, compression, token estimates) runs
+# in HEADROOM_BODY_WORKERS worker processes per gateway process (HEADROOM_BODY_POOL `process`;
+# `thread` shares the interpreter lock with the event loop), never on the event loop; 0 workers
+# keeps it inline. Past HEADROOM_BODY_TIME_LIMIT_MS of CPU time a worker is stopped and the body
+# is forwarded as it came (savings note `time_limit`); the same body gets that decision again.
+HEADROOM_BODY_WORKERS = env.int("HEADROOM_BODY_WORKERS", default=1)
+HEADROOM_BODY_POOL = env.str("HEADROOM_BODY_POOL", default="process")
+HEADROOM_BODY_OFFLOAD_BYTES = env.int("HEADROOM_BODY_OFFLOAD_BYTES", default=64 * 1024)
+HEADROOM_BODY_TIME_LIMIT_MS = env.float("HEADROOM_BODY_TIME_LIMIT_MS", default=1000.0)
 # Response cache (routes with a cache_ttl): answers larger than the entry limit are never stored,
 # and with the local-memory cache each worker's stored answers stay under the total.
 HEADROOM_RESPONSE_CACHE_MAX_ENTRY_BYTES = env.int(

@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from proxy import (
     admit,
     attempts,
+    bodywork,
     credentials,
     forward,
     inbound,
@@ -24,7 +25,6 @@ from proxy import (
     record,
     respond,
     responsecache,
-    savings,
 )
 from proxy.errors import GatewayError, error_response
 from proxy.exchange import Exchange
@@ -66,8 +66,10 @@ async def proxy(
     request: HttpRequest, received: Inbound, surface: Surface, exchange: Exchange
 ) -> HttpResponse:
     admit.check_host(request)
-    admit.check_request(received)
-    inbound.parse_model(received, surface)
+    # A large body's depth is checked where it is parsed, off the event loop.
+    large = bodywork.offloaded(received.body)
+    admit.check_request(received, depth=not large)
+    await bodywork.parse_model(received, surface, large)
     admit.check_model(received)
     exchange.model, exchange.stream = received.model, received.stream
     key = await admit.identify(received, exchange)
@@ -81,7 +83,7 @@ async def proxy(
     # A request refused for a missing provider key does not count against the key's rate.
     credentials.require(received.headers, received.query, resolution.auth, resolution.protocol)
     await admit.enforce_limits(key, exchange)
-    savings.apply(received, resolution.route, exchange)
+    await bodywork.apply_savings(received, resolution.route, exchange, large)
     outgoing = forward.build_upstream_request(received, resolution)
     # The cache answers only after every admission check, the egress pin included, and only
     # the request it stored: where and as whom `outgoing` goes is part of its key.

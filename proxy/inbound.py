@@ -4,12 +4,12 @@ model and stream flag found in its body or path (SPEC §1)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from django.http import HttpRequest
 
-from proxy import jsonbody, wire
+from proxy import jsonbody, jsondepth, wire
 from proxy.errors import GatewayError
 from proxy.wire import gemini, openai
 
@@ -64,20 +64,51 @@ def _headers_from_meta(request: HttpRequest) -> list[tuple[bytes, bytes]]:
     return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in request.headers.items()]
 
 
-def parse_model(inbound: Inbound, surface: Surface) -> None:
-    """Find the model (body or path) and the stream flag; 400 for bodies we cannot route."""
+class BodyMembers(NamedTuple):
+    """What routing reads of a body: whether it is JSON, and the members it needs when it is an
+    object. Small, so a worker process can hand it back for a large body."""
+
+    valid: bool
+    members: dict[str, Any] | None = None
+    too_deep: bool = False  # nested past the limit, so not parsed at all
+
+
+# The top-level members the gateway reads to route a request and to ask for stream usage.
+ROUTING_MEMBERS = ("model", "stream", "stream_options")
+
+
+def read_members(body: bytes, depth_limit: int = 0) -> BodyMembers:
+    """Parse the body once and keep only the routing members; with `depth_limit`, a body nested
+    deeper is not parsed (`admit` checks the depth of a body read on the event loop)."""
+    if depth_limit and jsondepth.too_deep(body, depth_limit):
+        return BodyMembers(valid=False, too_deep=True)
+    try:
+        data = jsonbody.parse_object(body)
+    except ValueError:
+        return BodyMembers(valid=False)
+    if data is None:
+        return BodyMembers(valid=True)
+    return BodyMembers(True, {key: data[key] for key in ROUTING_MEMBERS if key in data})
+
+
+def parse_model(inbound: Inbound, surface: Surface, read: BodyMembers | None = None) -> None:
+    """Find the model (body or path) and the stream flag; 400 for bodies we cannot route.
+
+    `read` is the body already read elsewhere (a worker process, for a large body); without it
+    the body is parsed here.
+    """
     if surface.model_in == "path":
-        parse_model_path(inbound)
+        parse_model_path(inbound, read)
         return
     required = surface.model_required and inbound.method == "POST"
     if surface.model_in != "body" or not (inbound.body or required):
         return
-    try:
-        data = jsonbody.parse_object(inbound.body)
-    except ValueError:
+    read = read or read_members(inbound.body)
+    if not read.valid:
         if required:
-            raise GatewayError(400, "request body is not valid JSON", "invalid_json") from None
+            raise GatewayError(400, "request body is not valid JSON", "invalid_json")
         return
+    data = read.members
     model = data.get("model") if data else None
     if isinstance(model, str) and model.strip():
         inbound.model = model
@@ -88,7 +119,7 @@ def parse_model(inbound: Inbound, surface: Surface) -> None:
         ask_for_usage(inbound, data)
 
 
-def parse_model_path(inbound: Inbound) -> None:
+def parse_model_path(inbound: Inbound, read: BodyMembers | None = None) -> None:
     parts = gemini.split_model_path(inbound.path)
     inbound.model = parts[1] if parts else ""
     inbound.stream = inbound.path.endswith(":streamGenerateContent")
@@ -96,7 +127,7 @@ def parse_model_path(inbound: Inbound) -> None:
         return
     if not inbound.model:
         raise GatewayError(400, "model is required", "model_required")
-    if inbound.method == "POST" and inbound.body and not _is_json(inbound.body):
+    if inbound.method == "POST" and inbound.body and not (read or read_members(inbound.body)).valid:
         raise GatewayError(400, "request body is not valid JSON", "invalid_json")
 
 
@@ -105,11 +136,3 @@ def ask_for_usage(inbound: Inbound, data: dict[str, Any]) -> None:
     body = openai.ask_for_usage(inbound.path, data, inbound.body)
     if body is not None:
         inbound.body, inbound.hide_usage_chunk = body, True
-
-
-def _is_json(body: bytes) -> bool:
-    try:
-        jsonbody.parse_object(body)
-    except ValueError:
-        return False
-    return True

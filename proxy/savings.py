@@ -5,7 +5,12 @@ budget, and the token figures the response headers (SPEC §5) and the request lo
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
+from typing import NamedTuple
+
+from django.conf import settings
 
 from proxy.compression import CompressionResult, compress_request
 from proxy.compression.engine import ERROR_PREFIX, MODE_OFF, UNKNOWN_MODE, UNSUPPORTED_ENDPOINT
@@ -36,32 +41,99 @@ def policy_for(route: UpstreamRoute | None) -> RequestPolicy:
     return chosen
 
 
+class Job(NamedTuple):
+    """One engine run, as plain values a worker process can take: the body goes beside it. A
+    tuple, because every request makes one and a tuple is the cheapest to make."""
+
+    family: str
+    path: str
+    mode: str
+    min_bytes: int
+    budget_ms: float
+    max_bytes: int
+    skip: str  # why the engine only counts this body ("" when it may compress it)
+
+    def run(self, body: bytes) -> CompressionResult:
+        return compress_request(
+            self.family,
+            self.path,
+            body,
+            mode=self.mode,
+            min_bytes=self.min_bytes,
+            budget_ms=self.budget_ms,
+            max_bytes=self.max_bytes,
+        )
+
+    def engine(self) -> Callable[[bytes], CompressionResult]:
+        """The engine call, body to result: a worker process can take it without this module,
+        which loads Django's models."""
+        return partial(
+            compress_request,
+            self.family,
+            self.path,
+            mode=self.mode,
+            min_bytes=self.min_bytes,
+            budget_ms=self.budget_ms,
+            max_bytes=self.max_bytes,
+        )
+
+
 def apply(inbound: Inbound, route: UpstreamRoute | None, exchange: Exchange) -> None:
     """Compress the tool output of a model-routed request body in place; never fails a request.
 
     A stream the engine may not touch (bypass, mode off) is still counted, so that if it breaks
     off before its usage arrives, its row can be priced from the estimate.
     """
-    if not inbound.model or not inbound.body:
+    job = prepare(inbound, route, exchange)
+    if job is None:
         return
+    try:
+        result = job.run(inbound.body)
+    except Exception as exc:
+        failed(exchange, exc)
+        return
+    finish(inbound, exchange, job, result)
+
+
+def prepare(inbound: Inbound, route: UpstreamRoute | None, exchange: Exchange) -> Job | None:
+    """The engine run this request needs, or None (and the note says why) when it needs none."""
+    if not inbound.model or not inbound.body:
+        return None
     chosen = policy_for(route)
     skip = skipped(inbound, chosen)
     if skip and not inbound.stream:
         exchange.savings_note = skip
-        return
-    try:
-        result = compress(inbound, OFF if skip else chosen.mode, chosen)
-    except Exception as exc:
-        # The engine promises not to raise; if it ever does, the body still goes as it came.
-        # Only the class name is logged: the message may quote the request.
-        logger.warning("compression failed with %s; body forwarded unchanged", type(exc).__name__)
-        exchange.savings_note = ERROR_PREFIX + type(exc).__name__
-        return
+        return None
+    return Job(
+        family=inbound.family,
+        path=inbound.path,
+        mode=OFF if skip else chosen.mode,
+        min_bytes=chosen.min_bytes,
+        budget_ms=chosen.budget_ms,
+        max_bytes=max_body_bytes(),
+        skip=skip,
+    )
+
+
+def finish(inbound: Inbound, exchange: Exchange, job: Job, result: CompressionResult) -> None:
+    """Forward the engine's body and put its figures on the exchange."""
     inbound.body = result.body
     exchange.estimated_input = result.tokens_after
-    exchange.savings_note = skip or result.reason
-    if not skip and result.reason not in _NOT_RUN:
+    exchange.savings_note = job.skip or result.reason
+    if not job.skip and result.reason not in _NOT_RUN:
         exchange.tokens_before, exchange.tokens_after = result.tokens_before, result.tokens_after
+
+
+def failed(exchange: Exchange, exc: BaseException) -> None:
+    # The engine promises not to raise; if it ever does, the body still goes as it came.
+    # Only the class name is logged: the message may quote the request.
+    logger.warning("compression failed with %s; body forwarded unchanged", type(exc).__name__)
+    exchange.savings_note = ERROR_PREFIX + type(exc).__name__
+
+
+def max_body_bytes() -> int:
+    """HEADROOM_COMPRESSION_MAX_BYTES: the engine does not read a larger body (0 = no limit)."""
+    return max(int(getattr(settings, "HEADROOM_COMPRESSION_MAX_BYTES", 0) or 0), 0)
 
 
 def skipped(inbound: Inbound, chosen: RequestPolicy) -> str:
@@ -69,17 +141,6 @@ def skipped(inbound: Inbound, chosen: RequestPolicy) -> str:
     if bypassed(inbound):
         return BYPASS
     return MODE_OFF if chosen.mode == OFF else ""
-
-
-def compress(inbound: Inbound, mode: str, chosen: RequestPolicy) -> CompressionResult:
-    return compress_request(
-        inbound.family,
-        inbound.path,
-        inbound.body,
-        mode=mode,
-        min_bytes=chosen.min_bytes,
-        budget_ms=chosen.budget_ms,
-    )
 
 
 def billed_input(usage: Usage | None) -> int:

@@ -36,7 +36,16 @@ INVALID_BODY = "invalid_body"
 NO_TOOL_OUTPUT = "no_tool_output"
 NO_GAIN = "no_gain"
 BUDGET_EXCEEDED = "budget_exceeded"
+TOO_LARGE = "too_large"
 ERROR_PREFIX = "error:"
+
+
+class TimeLimit(BaseException):
+    """Raised into the engine when a request's hard time limit runs out (a worker's alarm).
+
+    It is not an Exception, so the engine's catch-all lets it through; the block being compressed
+    when it arrives is remembered as sent, like a block reached after the budget.
+    """
 
 
 @dataclass(frozen=True)
@@ -66,13 +75,15 @@ def compress_request(
     mode: str,
     min_bytes: int = DEFAULT_MIN_BYTES,
     budget_ms: float = DEFAULT_BUDGET_MS,
+    max_bytes: int = 0,
 ) -> CompressionResult:
     """Compress the tool output in one request body.
 
     `family` is openai / anthropic / gemini and `path` the request path; together they say where
     tool output sits. `mode` is off / lossless / aggressive; blocks whose JSON as sent is smaller
-    than `min_bytes` (UTF-8) are left alone; `budget_ms` (0 = no limit) bounds the time spent.
-    Never raises: on any failure the body comes back as sent and `reason` says why.
+    than `min_bytes` (UTF-8) are left alone; `budget_ms` (0 = no limit) bounds the time spent, and
+    a body over `max_bytes` (0 = no limit) is not read at all. Never raises (but TimeLimit): on
+    any failure the body comes back as sent and `reason` says why.
     """
     started = time.perf_counter()
     before = tokens.tally(body)
@@ -84,6 +95,8 @@ def compress_request(
     endpoint = endpoint_for(family, path)
     if endpoint is None:
         return _unchanged(body, before, UNSUPPORTED_ENDPOINT)
+    if max_bytes and len(body) > max_bytes:
+        return _unchanged(body, before, TOO_LARGE)
     deadline = started + budget_ms / 1000 if budget_ms > 0 else None
     try:
         text = body.decode("utf-8")
@@ -113,7 +126,11 @@ def _compress(
     for block in blocks:
         if _late(deadline):
             skipped |= _leave_as_sent(block, text, policy)
-        literal = replacement(block, text, policy)
+        try:
+            literal = replacement(block, text, policy)
+        except TimeLimit:
+            _leave_as_sent(block, text, policy)
+            raise
         if literal is not None:
             edits.append((block, literal))
     if not edits:

@@ -72,7 +72,9 @@ _NEEDLES = BytesAhoCorasick(list(IMPORTANT_NEEDLES))
 # Lines that look like tool output: test runners, package managers, compilers, build tools,
 # timestamped or levelled log lines, `path:line:` search hits, git history. Runs that the next
 # character cannot continue are possessive (`*+`, `++`): a line that fails is given up at once
-# instead of being retried from every shorter run, with the same lines matching.
+# instead of being retried from every shorter run, with the same lines matching. A pytest node id
+# (`path::name PASSED`) is found by a lookahead that stops at the first `::`, then one possessive
+# run: `\S+::\S+ ` retried the rest of the run from every `::` in it, quadratic in a line of them.
 _LOG_LINE = re.compile(
     r"(?:={3,} |collected \d+ item|npm (?:WARN|ERR!|notice|warn|error|http)|added \d+ package"
     r"|Collecting \S|Downloading \S|Successfully installed|Requirement already satisfied"
@@ -82,7 +84,7 @@ _LOG_LINE = re.compile(
     r"|commit [0-9a-f]{7,40}\b|Author: |(?:ok|FAIL|PASS|---|===) |Tests?: "
     r"|\d{4}-\d\d-\d\d[T ]\d\d:\d\d|\d\d:\d\d:\d\d|\[\s*\d+\.\d+\]"
     r"|\[?(?:INFO|DEBUG|WARN|WARNING|ERROR|TRACE|FATAL|NOTICE)\b"
-    r"|[\w./-]++:\d+[:-]|\S+\.\w+ [.FEsx]+ |[ \t]++at \S|\S+::\S+ (?:PASSED|FAILED)"
+    r"|[\w./-]++:\d+[:-]|\S+\.\w+ [.FEsx]++ |[ \t]++at \S|(?=\S*?\S::\S)\S++ (?:PASSED|FAILED)"
     r")"
 )
 # How many lines must look like tool output for the whole text to be treated as such.
@@ -93,8 +95,11 @@ _SAMPLE_BATCH = 32
 _DIGITS = b"0123456789"
 # The line-number gutter of a compiler's code excerpt (`42 |     let cfg = load();`).
 _GUTTER = re.compile(r"\d+ +\|")
-# Progress bars redraw a line with carriage returns; a terminal shows only the last drawing.
-_OVERDRAWN = re.compile(r"[^\n\r]*\r(?=[^\n])")
+# Progress bars redraw a line with carriage returns; a terminal shows only the last drawing. A
+# drawing is matched only from where one can begin (the text's or a line's start, or just after a
+# carriage return), and its run is possessive: a run that ends without a carriage return is given
+# up once, instead of being rescanned from each of its characters (quadratic in a long line).
+_OVERDRAWN = re.compile(r"(?<![^\n\r])[^\n\r]*+\r(?=[^\n])")
 
 
 def log_line_share(lines: list[str]) -> float:

@@ -28,6 +28,11 @@ def digest(text: str) -> bytes:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
 
 
+def digest_bytes(data: bytes) -> bytes:
+    """The same kind of key for a whole request body."""
+    return hashlib.sha256(data).digest()
+
+
 class Memo:
     """Least-recently-used results (a replacement JSON string, or None for "unchanged")."""
 

@@ -31,9 +31,9 @@ _TAGGED = re.compile(r"\A<(untrusted_context|output|tool_output)>\n(.*)\n</\1>\n
 # Gemini CLI's shell result: an optional `Command:` / `Directory:` header, `Output: ` and the
 # output, then the lines it adds after the output.
 _GEMINI_HEAD = re.compile(r"\A(?:Command: [^\n]*\nDirectory: [^\n]*\n)?Output: ")
-_GEMINI_TAIL = re.compile(
-    r"(?:\n(?:Error|Exit Code|Signal|Background PIDs|Process Group PGID): [^\n]*)+\Z"
-)
+# The tail is read line by line from the end: a search for "such lines up to the end" retried
+# every later line from each one, quadratic in a text of many such lines that does not end there.
+_GEMINI_TAIL_LINE = re.compile(r"(?:Error|Exit Code|Signal|Background PIDs|Process Group PGID): ")
 
 
 def unwrap(text: str) -> Wrapped | None:
@@ -50,7 +50,17 @@ def unwrap(text: str) -> Wrapped | None:
         return Wrapped(text[: codex.end()], text[codex.end() :], "")
     gemini = _GEMINI_HEAD.match(text)
     if gemini is not None:
-        tail = _GEMINI_TAIL.search(text, gemini.end())
-        cut = tail.start() if tail is not None else len(text)
+        cut = gemini_tail_start(text, gemini.end())
         return Wrapped(text[: gemini.end()], text[gemini.end() : cut], text[cut:])
     return None
+
+
+def gemini_tail_start(text: str, start: int) -> int:
+    """Where the lines Gemini CLI adds after a shell's output begin (len(text) when there are
+    none): the last lines of the text from `start` on, each opening with one of its labels."""
+    cut = len(text)
+    while True:
+        newline = text.rfind("\n", start, cut)
+        if newline < 0 or not _GEMINI_TAIL_LINE.match(text, newline + 1, cut):
+            return cut
+        cut = newline

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from keys.models import GatewayKey
-from proxy.admit import json_deeper_than, more_openers_than
+from proxy.jsondepth import json_deeper_than, more_openers_than
 from requestlog.models import RequestLog
 from routing.models import AllowedUpstream, UpstreamRoute
 from tests.conftest import Gateway, UpstreamSeam
