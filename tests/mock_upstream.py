@@ -8,6 +8,7 @@ closes the connection while a reply is still streaming.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import struct
@@ -188,13 +189,16 @@ class MockUpstream:
                 return False
             writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
             await writer.drain()
+        # The watch on the client ends before the last chunk: once the client has the whole
+        # answer it may send its next request, which only the next _read_request may read.
+        gone.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await gone
         if reset:
-            gone.cancel()
             _reset(writer)
             return False
         writer.write(b"0\r\n\r\n")
         await writer.drain()
-        gone.cancel()
         return True
 
 
