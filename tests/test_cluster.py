@@ -588,9 +588,9 @@ def test_ten_thousand_requests_leave_as_many_rows_and_the_dashboard_adds_them_up
     assert statuses == {200: REQUESTS - failing, 503: failing}, outcome.results[0]
     assert all(result.worker for result in outcome.results)
     assert len(set(ids)) == REQUESTS
-    # Spread over the workers: each took a fair part (the kernel hands out the connections).
+    # Spread over every worker. Not evenly: nginx keeps its connections to the gateway alive, and
+    # a worker that wakes first for new connections accepts all that are waiting.
     assert len(outcome.workers()) == WORKERS
-    assert min(outcome.workers().values()) >= REQUESTS / WORKERS / 4
     assert count == REQUESTS and len(rows) == REQUESTS
     grown = [
         now - then for now, then in zip(after["headline"][:4], before["headline"][:4], strict=True)
