@@ -156,7 +156,7 @@ GEMINI_TARGET_API_URL = env.str(
 # Routing
 HEADROOM_ALLOWED_UPSTREAMS = env.list("HEADROOM_ALLOWED_UPSTREAMS", default=[])
 HEADROOM_UPSTREAM_ROUTES = env.str("HEADROOM_UPSTREAM_ROUTES", default="")
-# How often each worker re-reads the route table (seconds); 0 turns the poller off.
+# How often each worker re-reads the route, key and price tables (seconds); 0 turns polling off.
 HEADROOM_ROUTES_POLL_SECONDS = env.float("HEADROOM_ROUTES_POLL_SECONDS", default=1.0)
 
 # Upstream client

@@ -1,11 +1,13 @@
 """Per-key limits: requests per minute and a monthly USD budget, both answered with 429.
 
-Minute counters live in Django's cache, so every worker shares them once CACHE_URL names Redis.
-Month-to-date spend is summed from the request log and reused briefly by each worker.
+Minute counters live in Django's cache, so every worker shares them once CACHE_URL names Redis;
+while that cache cannot be reached, each worker counts on its own, as without Redis. Month-to-date
+spend is summed from the request log and reused briefly by each worker.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,7 +16,8 @@ from typing import TYPE_CHECKING
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import BaseCache, cache
+from django.core.cache.backends.locmem import LocMemCache
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -25,8 +28,15 @@ from routing import database
 if TYPE_CHECKING:
     from keys.table import KeyRecord
 
+logger = logging.getLogger(__name__)
+
 # A minute's counter outlives its minute a little, so a slow clock on one worker still finds it.
 COUNTER_TTL_SECONDS = 120
+# This worker's own counters, used while the shared cache is unreachable.
+_own_counts = LocMemCache("headroom-rate-limits", {"TIMEOUT": COUNTER_TTL_SECONDS})
+# At most one warning this often that the shared counts are unreachable.
+UNREACHABLE_WARNING_SECONDS = 60.0
+_warned_at: float | None = None
 
 
 async def enforce(key: KeyRecord) -> None:
@@ -59,16 +69,36 @@ async def check_rate(key: KeyRecord) -> None:
 
 
 def count_request(key_id: int, minute: int) -> int:
-    """This request's number within the minute, across every worker sharing the cache."""
+    """This request's number within the minute, across every worker sharing the cache; within
+    this worker alone while the cache is unreachable (a Redis restart must not stop proxying)."""
     name = f"headroom:rpm:{key_id}:{minute}"
-    # add() creates the counter only if it is missing, so concurrent first requests both count.
-    cache.add(name, 0, COUNTER_TTL_SECONDS)
     try:
-        return cache.incr(name)
+        return count_in(cache, name)
+    except Exception as exc:  # the backend's own error type: redis, memcached, …
+        warn_unreachable(exc)
+        return count_in(_own_counts, name)
+
+
+def count_in(counters: BaseCache, name: str) -> int:
+    # add() creates the counter only if it is missing, so concurrent first requests both count.
+    counters.add(name, 0, COUNTER_TTL_SECONDS)
+    try:
+        return counters.incr(name)
     except ValueError:
         # The counter expired between add() and incr(): this request starts the count again.
-        cache.add(name, 1, COUNTER_TTL_SECONDS)
+        counters.add(name, 1, COUNTER_TTL_SECONDS)
         return 1
+
+
+def warn_unreachable(exc: Exception) -> None:
+    global _warned_at
+    now = time.monotonic()
+    if _warned_at is None or now - _warned_at >= UNREACHABLE_WARNING_SECONDS:
+        _warned_at = now
+        logger.warning(
+            "rate limits: the shared cache is unreachable (%s); counting on this worker alone",
+            type(exc).__name__,
+        )
 
 
 # Budget: the month's cost from the request log, summed at most every few seconds per worker.

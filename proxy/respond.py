@@ -20,6 +20,11 @@ from proxy.responsecache import Entry, Slot
 # Bodies up to this size, with a declared length, are read whole and answered with a
 # Content-Length; anything else (SSE, chunked, large downloads) is relayed as it arrives.
 BUFFER_LIMIT = 1024 * 1024
+# Under `serve --workers N`, each worker's number (1 to N), set once at its start and sent as
+# x-headroom-worker: an operator can tell from a response which worker answered it, and match it
+# with that worker's log. Empty in a single process, which sends no such header. A number, not
+# the process id: it tells a client nothing about the host.
+worker_number = ""
 
 
 def build(
@@ -129,4 +134,6 @@ def with_gateway_headers(response: HttpResponse, exchange: Exchange) -> HttpResp
         response[name] = value
     if exchange.cache_status:
         response["x-headroom-cache"] = exchange.cache_status
+    if worker_number:
+        response["x-headroom-worker"] = worker_number
     return response

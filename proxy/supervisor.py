@@ -31,8 +31,10 @@ ORPHAN_CHECK_SECONDS = 1.0
 
 @dataclass
 class Slot:
-    """One worker position: the process in it, and how its recent starts went."""
+    """One worker position: its number (1 to N, kept by the worker that replaces a dead one), the
+    process in it, and how its recent starts went."""
 
+    number: int
     process: subprocess.Popen[bytes] | None = None
     started: float = 0.0
     quick_exits: int = 0
@@ -43,7 +45,7 @@ class Supervisor:
     def __init__(self, command: list[str], listener_fd: int, workers: int) -> None:
         self.command = command
         self.listener_fd = listener_fd
-        self.slots = [Slot() for _ in range(workers)]
+        self.slots = [Slot(number) for number in range(1, workers + 1)]
         self.stop_signal: int | None = None
 
     def run(self) -> int:
@@ -89,9 +91,10 @@ class Supervisor:
     def _start(self, slot: Slot, now: float) -> None:
         # Each worker in its own process group: a terminal's Ctrl-C reaches the supervisor only,
         # which passes one SIGTERM on, instead of every process receiving it twice.
-        slot.process = subprocess.Popen(self.command, pass_fds=(self.listener_fd,), process_group=0)
+        command = [*self.command, "--worker", str(slot.number)]
+        slot.process = subprocess.Popen(command, pass_fds=(self.listener_fd,), process_group=0)
         slot.started = now
-        logger.info("worker %s started", slot.process.pid)
+        logger.info("worker %s started (pid %s)", slot.number, slot.process.pid)
 
     def _reap(self, slot: Slot, now: float) -> None:
         process = slot.process

@@ -1,14 +1,12 @@
 """Turning billed tokens into USD: the per-worker price table and the cost of one request.
 
-Prices come from ModelPrice rows only (nothing is fetched at run time). The table is read once
-per worker, dropped when a row is saved or deleted here, and re-read at most every
-PRICE_REFRESH_SECONDS so edits made through another worker apply too.
+Prices come from ModelPrice rows only (nothing is fetched at run time). Each worker keeps a copy
+of the table (`routing.polled`), dropped when a row is saved or deleted here and re-read every
+HEADROOM_ROUTES_POLL_SECONDS, so an edit made through another worker applies within that too.
 """
 
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -17,8 +15,8 @@ from django.dispatch import receiver
 
 from requestlog.models import CostSource, ModelPrice
 from requestlog.usage import Usage
+from routing.polled import PolledCopy
 
-PRICE_REFRESH_SECONDS = 60.0
 MILLION = Decimal(1_000_000)
 # Ten decimal places, as stored in RequestLog.cost_usd and saved_usd.
 USD_QUANTUM = Decimal("0.0000000001")
@@ -56,26 +54,29 @@ class Cost:
 
 UNPRICED = Cost(None, None, CostSource.UNPRICED)
 
-_rates: tuple[Rate, ...] | None = None
-_loaded_at = 0.0
-_lock = threading.Lock()
+
+@dataclass(frozen=True)
+class PriceTable:
+    rates: tuple[Rate, ...]  # longest pattern first
+
+    @property
+    def fingerprint(self) -> tuple[Rate, ...]:
+        return self.rates
+
+
+def load() -> PriceTable:
+    """Read the price table (sync; one query)."""
+    rows = [Rate.from_row(row) for row in ModelPrice.objects.all()]
+    return PriceTable(tuple(sorted(rows, key=lambda rate: len(rate.pattern), reverse=True)))
+
+
+_copy = PolledCopy("price table", load)
+invalidate = _copy.invalidate
 
 
 def rates() -> tuple[Rate, ...]:
-    """The price table, longest pattern first (one query when stale, none otherwise)."""
-    global _rates, _loaded_at
-    with _lock:
-        if _rates is None or time.monotonic() - _loaded_at > PRICE_REFRESH_SECONDS:
-            rows = [Rate.from_row(row) for row in ModelPrice.objects.all()]
-            _rates = tuple(sorted(rows, key=lambda rate: len(rate.pattern), reverse=True))
-            _loaded_at = time.monotonic()
-        return _rates
-
-
-def invalidate() -> None:
-    global _rates
-    with _lock:
-        _rates = None
+    """The price table, longest pattern first (one query when invalidated, none otherwise)."""
+    return _copy.current_sync().rates
 
 
 @receiver([post_save, post_delete], sender=ModelPrice)

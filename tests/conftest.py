@@ -217,7 +217,11 @@ def default_upstream(upstream_pool: list[MockUpstream]) -> MockUpstream:
 
 
 def start_gateway(
-    log_path: Path, extra_env: dict[str, str] | None = None, defaults_url: str = ""
+    log_path: Path,
+    extra_env: dict[str, str] | None = None,
+    defaults_url: str = "",
+    workers: int = 1,
+    start_seconds: float = 60,
 ) -> Gateway:
     port = free_port()
     env = {
@@ -239,15 +243,14 @@ def start_gateway(
     env.update(extra_env or {})
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "manage.py", "serve", "--port", str(port)],
+            [sys.executable, "manage.py", "serve", "--port", str(port), "--workers", str(workers)],
             cwd=ROOT,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
-    # Generous: a loaded machine can take many seconds to import Django and the apps.
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + start_seconds
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
@@ -255,6 +258,7 @@ def start_gateway(
         except httpx.TransportError:
             time.sleep(0.05)
     process.kill()
+    process.wait(10)
     raise RuntimeError(f"the gateway did not start:\n{log_path.read_text()}")
 
 

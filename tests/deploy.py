@@ -1,10 +1,13 @@
-"""A private PostgreSQL cluster and Redis server on 127.0.0.1 for tests of several workers, and a
-helper that runs `manage.py` against them in a subprocess. Every wait is bounded.
+"""A private PostgreSQL cluster and Redis server on 127.0.0.1 for tests of several workers, the
+shipped nginx site file served from a private prefix in front of a gateway, a helper that runs
+`manage.py` against them in a subprocess, and the dashboard's figures read that way. Every wait is
+bounded.
 """
 
 from __future__ import annotations
 
 import glob
+import json
 import os
 import pwd
 import shutil
@@ -12,9 +15,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import psycopg
 import redis
 
@@ -40,6 +46,24 @@ def missing_servers() -> list[str]:
     """The server binaries this machine lacks (.ci/run installs them)."""
     needed = {"initdb": postgres_bin("initdb"), "redis-server": shutil.which("redis-server")}
     return [name for name, path in needed.items() if path is None]
+
+
+@contextmanager
+def private_servers() -> Iterator[tuple[PostgresCluster, RedisServer]]:
+    """A PostgreSQL cluster and a Redis server, both stopped and removed on the way out."""
+    cluster = start_postgres()
+    try:
+        cache = start_redis()
+    except BaseException:
+        cluster.stop()
+        raise
+    try:
+        yield cluster, cache
+    finally:
+        try:
+            cache.stop()
+        finally:
+            cluster.stop()
 
 
 def _as_cluster_owner(command: list[str]) -> list[str]:
@@ -197,3 +221,118 @@ def manage(
     if done.returncode != 0:
         raise AssertionError(f"manage.py {args[0]} failed:\n{done.stdout}{done.stderr}")
     return done
+
+
+# The dashboard's figures for the last 24 hours, as the page computes them from the rollup.
+STATS_SCRIPT = """
+import json
+from dashboard import stats
+filters = stats.parse_filters({"range": "24h"})
+week = stats.parse_filters({"range": "7d"})
+page = stats.build(filters)
+head = page.headline
+models = next(b for b in page.breakdowns if b.dimension == "model")
+teams = next(b for b in page.breakdowns if b.dimension == "team")
+print(json.dumps({
+    "start": filters.range.start.isoformat(),
+    "end": filters.range.end.isoformat(),
+    "headline": [head.requests, head.errors, head.input_tokens, head.output_tokens,
+                 str(head.spend), head.unpriced_requests],
+    "series_requests": sum(point.measures.requests for point in page.series),
+    "week": [week.range.start.isoformat(), week.range.end.isoformat(),
+             sum(m.requests for m in stats.bucketed(week).values())],
+    "models": {line.key: [line.figures.requests, str(line.figures.spend)] for line in models.lines},
+    "teams": {line.key: line.figures.requests for line in teams.lines},
+}))
+"""
+
+
+def dashboard_figures(settings: dict[str, str]) -> dict:
+    """STATS_SCRIPT's figures, computed by a `manage.py shell` with these settings."""
+    return json.loads(manage(settings, "shell", "--no-imports", "-c", STATS_SCRIPT).stdout)
+
+
+# deploy/nginx/headroom.conf, served by Debian's nginx from a private prefix.
+
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+SITE_FILE = ROOT / "deploy" / "nginx" / "headroom.conf"
+
+NGINX_CONF = """\
+{user}
+worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections {connections}; }}
+http {{
+    access_log {prefix}/access.log;
+    client_body_temp_path {prefix}/client_body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    include {prefix}/headroom.conf;
+}}
+"""
+
+
+def self_signed(prefix: Path) -> tuple[Path, Path]:
+    """A day's certificate for 127.0.0.1 and its key, made by the openssl command."""
+    cert, key = prefix / "cert.pem", prefix / "key.pem"
+    _run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
+        + ["-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1"]
+        + ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
+    )
+    return cert, key
+
+
+def render_site(prefix: Path, http_port: int, https_port: int, gateway_port: int) -> str:
+    """The shipped site file with loopback ports and the test certificate; every replaced line
+    must be there, so a change to the file that this test would miss fails it instead."""
+    cert, key = self_signed(prefix)
+    text = SITE_FILE.read_text()
+    replacements = {
+        "    listen [::]:80;\n": "",
+        "    listen [::]:443 ssl http2;\n": "",
+        "listen 80;": f"listen 127.0.0.1:{http_port};",
+        "listen 443 ssl http2;": f"listen 127.0.0.1:{https_port} ssl http2;",
+        "/etc/letsencrypt/live/gateway.example.com/fullchain.pem": str(cert),
+        "/etc/letsencrypt/live/gateway.example.com/privkey.pem": str(key),
+        "server 127.0.0.1:8787;": f"server 127.0.0.1:{gateway_port};",
+    }
+    for old, new in replacements.items():
+        assert old in text, f"{SITE_FILE.name} no longer has {old!r}"
+        text = text.replace(old, new)
+    return text
+
+
+def start_nginx(
+    prefix: Path, site: str, https_port: int, connections: int = 256
+) -> subprocess.Popen:
+    """nginx serving `site` from `prefix`, answering on https_port before this returns."""
+    (prefix / "headroom.conf").write_text(site)
+    # As root, nginx's workers would switch to `nobody`, who cannot read this private prefix.
+    user = "user root root;" if os.geteuid() == 0 else ""
+    conf = NGINX_CONF.format(prefix=prefix, user=user, connections=connections)
+    (prefix / "nginx.conf").write_text(conf)
+    command = [str(NGINX), "-e", str(prefix / "error.log"), "-p", str(prefix)]
+    command += ["-c", str(prefix / "nginx.conf"), "-g", "daemon off;"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + START_SECONDS
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            httpx.get(f"https://127.0.0.1:{https_port}/healthz", verify=False, timeout=1)
+            return process
+        except httpx.TransportError:
+            time.sleep(0.05)
+    stop_nginx(process)
+    raise RuntimeError(f"nginx did not start:\n{(prefix / 'error.log').read_text()}")
+
+
+def stop_nginx(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)

@@ -49,19 +49,8 @@ def routes_json(pool: list[MockUpstream], edit_target: MockUpstream) -> str:
 
 @pytest.fixture(scope="module")
 def servers() -> Iterator[tuple[deploy.PostgresCluster, deploy.RedisServer]]:
-    cluster = deploy.start_postgres()
-    try:
-        cache = deploy.start_redis()
-    except BaseException:
-        cluster.stop()
-        raise
-    try:
-        yield cluster, cache
-    finally:
-        try:
-            cache.stop()
-        finally:
-            cluster.stop()
+    with deploy.private_servers() as both:
+        yield both
 
 
 @pytest.fixture(scope="module")
@@ -269,27 +258,6 @@ def test_a_worker_stopped_with_sigterm_writes_its_queued_rows(
 # The dashboard
 
 
-STATS_SCRIPT = """
-import json
-from dashboard import stats
-filters = stats.parse_filters({"range": "24h"})
-week = stats.parse_filters({"range": "7d"})
-page = stats.build(filters)
-head = page.headline
-models = next(b for b in page.breakdowns if b.dimension == "model")
-print(json.dumps({
-    "start": filters.range.start.isoformat(),
-    "end": filters.range.end.isoformat(),
-    "headline": [head.requests, head.errors, head.input_tokens, head.output_tokens,
-                 str(head.spend), head.unpriced_requests],
-    "series_requests": sum(point.measures.requests for point in page.series),
-    "week": [week.range.start.isoformat(), week.range.end.isoformat(),
-             sum(m.requests for m in stats.bucketed(week).values())],
-    "models": {line.key: [line.figures.requests, str(line.figures.spend)] for line in models.lines},
-}))
-"""
-
-
 def usage_reply(request: Recorded) -> Reply:
     """Usage that differs per request; models ending in -err fail upstream."""
     model = str(request.json()["model"])  # type: ignore[index]
@@ -340,9 +308,7 @@ def test_dashboard_figures_on_postgresql_agree_with_an_sql_aggregate(
     assert len(wait_for_rows(database, prefix, 2)) == 2
     assert len(wait_for_rows(database, f"gpt-4o-{prefix}", 1)) == 1
     # The rollup both workers' writers kept agrees with the rows.
-    figures = json.loads(
-        deploy.manage(settings_env, "shell", "--no-imports", "-c", STATS_SCRIPT).stdout
-    )
+    figures = deploy.dashboard_figures(settings_env)
     expected = sql_figures(database, figures["start"], figures["end"])
     assert figures["headline"][:4] == expected["headline"][:4]
     # One row moved to three days ago (inside the 7-day range, outside the 24-hour one) by hand,
@@ -353,9 +319,7 @@ def test_dashboard_figures_on_postgresql_agree_with_an_sql_aggregate(
     )
     deploy.manage(settings_env, "rebuild_rollup")
 
-    figures = json.loads(
-        deploy.manage(settings_env, "shell", "--no-imports", "-c", STATS_SCRIPT).stdout
-    )
+    figures = deploy.dashboard_figures(settings_env)
     expected = sql_figures(database, figures["start"], figures["end"])
     requests, errors, input_tokens, output_tokens, spend, unpriced = figures["headline"]
     assert [requests, errors, input_tokens, output_tokens] == expected["headline"][:4]

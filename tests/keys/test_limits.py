@@ -238,6 +238,18 @@ def test_the_minute_counter_lives_in_redis_when_the_cache_is_redis(
     assert 0 < client.ttl(stored[0]) <= limits.COUNTER_TTL_SECONDS
 
 
+def test_while_redis_is_unreachable_each_worker_counts_on_its_own(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Nothing listens on this port: every call to the shared cache fails at once.
+    gone = RedisServer(mock.Mock(), free_port())
+    limits._own_counts.clear()
+    with override_settings(CACHES=redis_cache(gone)):
+        counts = [limits.count_request(42, 5000) for _ in range(3)]
+    assert counts == [1, 2, 3]
+    assert sum("shared cache is unreachable" in record.message for record in caplog.records) <= 1
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_rate_limit_holds_through_the_gateway_with_a_redis_cache(
     redis_server: RedisServer, upstream_seam: UpstreamSeam, client: object, one_window: None

@@ -10,11 +10,7 @@ REMOTE_ADDR; here the admin's HTTPS handling shows the headers were believed or 
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
-import os
 import re
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -23,43 +19,20 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from django.contrib.auth.models import User
 
-from tests.conftest import ROOT, Gateway, free_port, start_gateway, stop_gateway
+from tests.conftest import Gateway, free_port, start_gateway, stop_gateway
+from tests.deploy import NGINX, render_site, start_nginx, stop_nginx
 from tests.mock_upstream import MockUpstream, Reply
 
-NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 pytestmark = pytest.mark.skipif(
     NGINX is None, reason="needs nginx (tests/install-system-deps.sh installs it)"
 )
 
-SITE_FILE = ROOT / "deploy" / "nginx" / "headroom.conf"
-START_SECONDS = 20
 # The upstream's pause between the first event and the rest: long enough that a buffering proxy
 # would visibly hold the first event back.
 STREAM_PAUSE_SECONDS = 1.5
 STAFF = ("ops", "nginx-admin-pw-1")
-
-NGINX_CONF = """\
-{user}
-worker_processes 1;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log warn;
-events {{ worker_connections 256; }}
-http {{
-    access_log {prefix}/access.log;
-    client_body_temp_path {prefix}/client_body;
-    proxy_temp_path {prefix}/proxy;
-    fastcgi_temp_path {prefix}/fastcgi;
-    uwsgi_temp_path {prefix}/uwsgi;
-    scgi_temp_path {prefix}/scgi;
-    include {prefix}/headroom.conf;
-}}
-"""
 
 
 @dataclass
@@ -68,84 +41,6 @@ class Site:
     gateway: Gateway
     nginx: subprocess.Popen
     prefix: Path
-
-
-def self_signed(prefix: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = prefix / "cert.pem", prefix / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
-def render_site(prefix: Path, http_port: int, https_port: int, gateway_port: int) -> str:
-    """The shipped site file with loopback ports and the test certificate; every replaced line
-    must be there, so a change to the file that this test would miss fails it instead."""
-    cert, key = self_signed(prefix)
-    text = SITE_FILE.read_text()
-    replacements = {
-        "    listen [::]:80;\n": "",
-        "    listen [::]:443 ssl http2;\n": "",
-        "listen 80;": f"listen 127.0.0.1:{http_port};",
-        "listen 443 ssl http2;": f"listen 127.0.0.1:{https_port} ssl http2;",
-        "/etc/letsencrypt/live/gateway.example.com/fullchain.pem": str(cert),
-        "/etc/letsencrypt/live/gateway.example.com/privkey.pem": str(key),
-        "server 127.0.0.1:8787;": f"server 127.0.0.1:{gateway_port};",
-    }
-    for old, new in replacements.items():
-        assert old in text, f"{SITE_FILE.name} no longer has {old!r}"
-        text = text.replace(old, new)
-    return text
-
-
-def start_nginx(prefix: Path, site: str, https_port: int) -> subprocess.Popen:
-    (prefix / "headroom.conf").write_text(site)
-    # As root, nginx's workers would switch to `nobody`, who cannot read this private prefix.
-    user = "user root root;" if os.geteuid() == 0 else ""
-    (prefix / "nginx.conf").write_text(NGINX_CONF.format(prefix=prefix, user=user))
-    command = [str(NGINX), "-e", str(prefix / "error.log"), "-p", str(prefix)]
-    command += ["-c", str(prefix / "nginx.conf"), "-g", "daemon off;"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + START_SECONDS
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            httpx.get(f"https://127.0.0.1:{https_port}/healthz", verify=False, timeout=1)
-            return process
-        except httpx.TransportError:
-            time.sleep(0.05)
-    stop_nginx(process)
-    raise RuntimeError(f"nginx did not start:\n{(prefix / 'error.log').read_text()}")
-
-
-def stop_nginx(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(10)
 
 
 def site_fixture(

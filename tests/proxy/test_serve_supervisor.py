@@ -77,3 +77,17 @@ def test_stop_ends_every_worker(listener: socket.socket) -> None:
     processes = [slot.process for slot in boss.slots]
     assert boss.stop() == 0
     assert all(process.returncode is not None for process in processes)
+
+
+def test_each_worker_is_told_its_number_and_its_replacement_the_same_one(
+    listener: socket.socket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(supervisor, "QUICK_EXIT_SECONDS", 0.0)
+    boss = Supervisor(EXITS_AT_ONCE, listener.fileno(), 2)
+    boss.tend()
+    first = [slot.process.args[-2:] for slot in boss.slots if slot.process]
+    wait_for_exit(boss)
+    boss.tend()
+    replaced = [slot.process.args[-2:] for slot in boss.slots if slot.process]
+    wait_for_exit(boss)
+    assert first == replaced == [["--worker", "1"], ["--worker", "2"]]

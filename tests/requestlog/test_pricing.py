@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -120,6 +121,22 @@ def test_editing_a_price_applies_at_once() -> None:
     assert pricing.find_rate("edit-me-1").input == 4
     price.delete()
     assert pricing.find_rate("edit-me-1") is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_price_edited_by_another_worker_applies_within_a_poll(settings: object) -> None:
+    ModelPrice.objects.create(pattern="polled-", input_per_mtok=1, output_per_mtok=1)
+    assert pricing.find_rate("polled-1").input == 1
+    # update() sends no signal: only the poller can notice, as for another worker's edit.
+    ModelPrice.objects.filter(pattern="polled-").update(input_per_mtok=3)
+    settings.HEADROOM_ROUTES_POLL_SECONDS = 0.05  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and pricing.find_rate("polled-1").input == 1:
+        time.sleep(0.02)
+    settings.HEADROOM_ROUTES_POLL_SECONDS = 0  # type: ignore[attr-defined]
+    assert pricing.find_rate("polled-1").input == 3
+    # Let the thread see the switch-off before the test database goes away.
+    time.sleep(0.1)
 
 
 @pytest.mark.django_db

@@ -24,7 +24,7 @@ from twisted.internet import reactor, task
 from twisted.internet.defer import Deferred
 from twisted.web import http
 
-from proxy import backpressure, checks, intake, listener, schema, shutdown, upstream
+from proxy import backpressure, checks, intake, listener, respond, schema, shutdown, upstream
 from proxy import supervisor as workerpool
 from requestlog import writer
 
@@ -50,6 +50,7 @@ class Command(BaseCommand):
         # Internal: a worker started by the supervisor (its pid) serves this inherited socket.
         parser.add_argument("--fd", type=int, default=None, help=argparse.SUPPRESS)
         parser.add_argument("--supervisor", type=int, default=None, help=argparse.SUPPRESS)
+        parser.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
 
     def handle(
         self,
@@ -59,9 +60,12 @@ class Command(BaseCommand):
         workers: int,
         fd: int | None,
         supervisor: int | None,
+        worker: int | None,
         **options: object,
     ) -> None:
         if fd is not None:
+            if worker is not None:
+                respond.worker_number = str(worker)
             self.serve(socket.socket(fileno=fd), supervisor_pid=supervisor)
             return
         if workers < 1:
