@@ -5,7 +5,7 @@ dashboard's rollup of the log, kept by the log writer.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from django.db import connections, models, transaction
 from django.utils import timezone
@@ -77,17 +77,18 @@ class RequestLogManager(models.Manager["RequestLog"]):
             NATIVE_TYPES.get(field.get_internal_type(), ()) + (type(None),) for field in fields
         ]
         quote = db.ops.quote_name
+        table, pk_column = str(meta.db_table), str(meta.pk.column)
         head = (
-            f"INSERT INTO {quote(meta.db_table)} "
-            f"({', '.join(quote(field.column) for field in fields)}) VALUES "
+            f"INSERT INTO {quote(table)} "
+            f"({', '.join(quote(str(field.column)) for field in fields)}) VALUES "
         )
         one = "(" + ", ".join(["%s"] * len(fields)) + ")"
-        tail = f" RETURNING {quote(meta.pk.column)}"
+        tail = f" RETURNING {quote(pk_column)}"
         size = max(db.ops.bulk_batch_size(fields, rows), 1)
         with db.cursor() as cursor:
             for start in range(0, len(rows), size):
                 batch = rows[start : start + size]
-                params: list[object] = []
+                params: list[Any] = []
                 for row in batch:
                     for field, types in zip(fields, native, strict=True):
                         value = getattr(row, field.attname)
