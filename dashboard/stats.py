@@ -15,7 +15,7 @@ from decimal import Decimal
 from functools import reduce
 from typing import Any
 
-from django.db import connections
+from django.db import connections, transaction
 from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -500,14 +500,17 @@ WITH {ranked}totals AS MATERIALIZED (
     WHERE r.grain = %s AND r.bucket >= %s AND r.bucket < %s{conditions}
     GROUP BY r.family, r.route_label, r.model, r.upstream_host, r.team
 ),
-keyed AS MATERIALIZED (
+keyed AS MATERIALIZED ({keyed})
+{selects}
+"""
+FOLDED = """
     SELECT r.family, r.route_label, {shown} AS shown_model, r.upstream_host, r.team, {resums}
     FROM totals r {join}
     WHERE 1 = 1{model_condition}
     GROUP BY r.family, r.route_label, {shown}, r.upstream_host, r.team
-)
-{selects}
 """
+# Without the ranking the totals are the keyed sums as they are.
+UNFOLDED = "SELECT r.*, r.model AS shown_model FROM totals r"
 SHOWN = "CASE WHEN k.place <= %s THEN r.model ELSE %s END"
 JOIN = "JOIN ranked k ON k.route_label = r.route_label AND k.model = r.model"
 PANEL_COLUMNS = {**DIMENSIONS, "model": "shown_model"}
@@ -536,10 +539,14 @@ def panel_sums(
         sums=", ".join(_first_sum(name) for name in rollup.MEASURES),
         table=_table(),
         conditions=conditions,
-        shown=shown,
-        resums=", ".join(f"SUM(r.{name}) AS {name}" for name in rollup.MEASURES),
-        join=JOIN if ranks else "",
-        model_condition=model_condition,
+        keyed=FOLDED.format(
+            shown=shown,
+            resums=", ".join(f"SUM(r.{name}) AS {name}" for name in rollup.MEASURES),
+            join=JOIN,
+            model_condition=model_condition,
+        )
+        if ranks
+        else UNFOLDED,
         selects=" UNION ALL ".join(selects),
     )
     range_params = _range_params(span, span.grain)
@@ -553,7 +560,14 @@ def panel_sums(
         *names,
     ]
     found: dict[str, dict[str, Measures]] = {name: {} for name in names}
-    with connections[Rollup.objects.db].cursor() as cursor:
+    db = connections[Rollup.objects.db]
+    with transaction.atomic(using=db.alias), db.cursor() as cursor:
+        if db.vendor == "postgresql":
+            # This statement is planned as costly, so PostgreSQL would compile it (JIT) on every
+            # load, which took longer than running it; and its groups are wide (~40 sums), so
+            # 4 MB of work_mem sends the grouping to sorts on disk. Both apply to it alone.
+            cursor.execute("SET LOCAL jit = off")
+            cursor.execute("SET LOCAL work_mem = '64MB'")
         cursor.execute(sql, params)
         for name, value, *values in cursor.fetchall():
             found[name][str(value)] = Measures.from_sums(
