@@ -511,6 +511,12 @@ FOLDED = """
 """
 # Without the ranking the totals are the keyed sums as they are.
 UNFOLDED = "SELECT r.*, r.model AS shown_model FROM totals r"
+SINGLE = """
+SELECT %s, r.{column}, {sums}
+FROM {table} r
+WHERE r.grain = %s AND r.bucket >= %s AND r.bucket < %s{conditions}
+GROUP BY r.{column}
+"""
 SHOWN = "CASE WHEN k.place <= %s THEN r.model ELSE %s END"
 JOIN = "JOIN ranked k ON k.route_label = r.route_label AND k.model = r.model"
 PANEL_COLUMNS = {**DIMENSIONS, "model": "shown_model"}
@@ -559,6 +565,17 @@ def panel_sums(
         *shown_params,
         *names,
     ]
+    if not ranks and len(names) == 1:
+        # One column without the ranking (the live tiles): group the rows by it directly,
+        # into a handful of groups, rather than by every key first.
+        column = DIMENSIONS[names[0]]
+        sql = SINGLE.format(
+            column=column,
+            sums=", ".join(f"SUM(r.{name})" for name in rollup.MEASURES),
+            table=_table(),
+            conditions=conditions,
+        )
+        params = [*names, *range_params, *condition_params]
     found: dict[str, dict[str, Measures]] = {name: {} for name in names}
     db = connections[Rollup.objects.db]
     with transaction.atomic(using=db.alias), db.cursor() as cursor:
