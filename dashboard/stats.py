@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Iterable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -439,6 +440,29 @@ class ModelBounds:
         kept_by = [route for route in crowded if name in self.kept[route]]
         return Q(model=name) & (~Q(route_label__in=crowded) | Q(route_label__in=kept_by))
 
+    def shown_sql(self) -> tuple[str, list[Any]]:
+        """The model name as shown, as SQL over rollup rows `r`, and its parameters. Both
+        databases look values up in an IN list by hash or index, not one by one, so a row
+        costs two lookups however many names are kept."""
+        if not self.kept:
+            return "r.model", []
+        crowded = sorted(self.kept)
+        pairs = sorted(route + SEPARATOR + name for route in crowded for name in self.kept[route])
+        sql = (
+            f"CASE WHEN r.route_label IN ({_marks(crowded)}) "
+            f"AND r.route_label || %s || r.model NOT IN ({_marks(pairs)}) "
+            "THEN %s ELSE r.model END"
+        )
+        return sql, [*crowded, SEPARATOR, *pairs, OTHER_MODELS]
+
+
+# Between a route and a model name in the kept pairs: a control character neither holds.
+SEPARATOR = "\x1f"
+
+
+def _marks(values: list[str]) -> str:
+    return ", ".join(["%s"] * len(values))
+
 
 # Each route's busiest names in the range, ranked in the database: `place` 1 is the busiest.
 RANKED = """
@@ -490,11 +514,12 @@ def breakdown_of(filters: Filters, dimension: str, sort: str = "") -> Breakdown:
 
 
 # The breakdowns in one statement: the range's rollup rows are summed once per key (hours or
-# days fold together), the names past each route's busiest are folded into OTHER_MODELS by a
-# join to the route's ranking, and those few sums are summed once per breakdown column. Each
+# days fold together), the names past each route's busiest are folded into OTHER_MODELS (the
+# ranking is read first, `model_bounds`), and those few sums are summed once per breakdown
+# column. Each
 # breakdown read from the rollup rows would sum them all again.
 PANELS = """
-WITH {ranked}totals AS MATERIALIZED (
+WITH totals AS MATERIALIZED (
     SELECT r.family, r.route_label, r.model, r.upstream_host, r.team, {sums}
     FROM {table} r
     WHERE r.grain = %s AND r.bucket >= %s AND r.bucket < %s{conditions}
@@ -505,7 +530,7 @@ keyed AS MATERIALIZED ({keyed})
 """
 FOLDED = """
     SELECT r.family, r.route_label, {shown} AS shown_model, r.upstream_host, r.team, {resums}
-    FROM totals r {join}
+    FROM totals r
     WHERE 1 = 1{model_condition}
     GROUP BY r.family, r.route_label, {shown}, r.upstream_host, r.team
 """
@@ -517,38 +542,37 @@ FROM {table} r
 WHERE r.grain = %s AND r.bucket >= %s AND r.bucket < %s{conditions}
 GROUP BY r.{column}
 """
-SHOWN = "CASE WHEN k.place <= %s THEN r.model ELSE %s END"
-JOIN = "JOIN ranked k ON k.route_label = r.route_label AND k.model = r.model"
 PANEL_COLUMNS = {**DIMENSIONS, "model": "shown_model"}
 
 
 def panel_sums(
-    filters: Filters, dimensions: Iterable[str] = DIMENSIONS
+    filters: Filters, dimensions: Iterable[str] = DIMENSIONS, bounds: ModelBounds | None = None
 ) -> dict[str, dict[str, Measures]]:
     """Filtered sums over the range per value of each dimension: {dimension: {value: sums}}."""
     names = list(dimensions)
     span = filters.range
     # The ranking is needed only where the names as shown matter.
     ranks = "model" in names or bool(filters.model)
-    shown, shown_params = (SHOWN, [MODELS_PER_ROUTE, OTHER_MODELS]) if ranks else ("r.model", [])
+    shown, shown_params = "r.model", list[Any]()
+    if ranks:
+        bounds = model_bounds(span) if bounds is None else bounds
+        shown, shown_params = bounds.shown_sql()
     conditions, condition_params = _conditions(filters)
     model_condition, model_params = "", []
     if filters.model:
-        model_condition, model_params = f" AND {SHOWN} = %s", [*shown_params, filters.model]
+        model_condition, model_params = f" AND {shown} = %s", [*shown_params, filters.model]
     resums = ", ".join(f"SUM({name})" for name in rollup.MEASURES)
     selects = [
         f"SELECT %s, {PANEL_COLUMNS[name]}, {resums} FROM keyed GROUP BY {PANEL_COLUMNS[name]}"
         for name in names
     ]
     sql = PANELS.format(
-        ranked=f"ranked AS ({RANKED.format(table=_table())}), " if ranks else "",
         sums=", ".join(_first_sum(name) for name in rollup.MEASURES),
         table=_table(),
         conditions=conditions,
         keyed=FOLDED.format(
             shown=shown,
             resums=", ".join(f"SUM(r.{name}) AS {name}" for name in rollup.MEASURES),
-            join=JOIN,
             model_condition=model_condition,
         )
         if ranks
@@ -557,7 +581,6 @@ def panel_sums(
     )
     range_params = _range_params(span, span.grain)
     params = [
-        *(range_params if ranks else []),
         *range_params,
         *condition_params,
         *shown_params,
@@ -578,8 +601,10 @@ def panel_sums(
         params = [*names, *range_params, *condition_params]
     found: dict[str, dict[str, Measures]] = {name: {} for name in names}
     db = connections[Rollup.objects.db]
-    with transaction.atomic(using=db.alias), db.cursor() as cursor:
-        if db.vendor == "postgresql":
+    # SET LOCAL needs a transaction; on SQLite one would take the write lock (BEGIN IMMEDIATE).
+    postgres = db.vendor == "postgresql"
+    with transaction.atomic(using=db.alias) if postgres else nullcontext(), db.cursor() as cursor:
+        if postgres:
             # This statement is planned as costly, so PostgreSQL would compile it (JIT) on every
             # load, which took longer than running it; and its groups are wide (~40 sums), so
             # 4 MB of work_mem sends the grouping to sorts on disk. Both apply to it alone.
@@ -750,9 +775,11 @@ class Dashboard:
     notes: dict[str, str] = field(default_factory=lambda: dict(NOTES))
 
 
-def options(filters: Filters, sums: Mapping[str, Mapping[str, Measures]]) -> Options:
+def options(
+    filters: Filters, sums: Mapping[str, Mapping[str, Measures]], bounds: ModelBounds
+) -> Options:
     """The values seen in the range, filters aside: unfiltered, the breakdowns list them; else
-    two more queries read them."""
+    one more query reads the families and teams."""
     if not filters.equalities and filters.status_range is None:
         return Options(
             families=sorted(sums["family"]),
@@ -760,7 +787,6 @@ def options(filters: Filters, sums: Mapping[str, Mapping[str, Measures]]) -> Opt
             models=sorted(sums["model"]),
             teams=sorted(sums["team"]),
         )
-    bounds = model_bounds(filters.range)
     pairs = _rollup(filters.range.grain, filters.range).values_list("family", "team")
     seen = set(pairs.distinct().order_by())
     return Options(
@@ -779,13 +805,14 @@ def headline(filters: Filters) -> Figures:
 def build(filters: Filters, sorts: Mapping[str, str] | None = None) -> Dashboard:
     """Every panel of the page for these filters; `sorts` maps a dimension to its sort."""
     sorts = sorts or {}
-    sums = panel_sums(filters)
+    bounds = model_bounds(filters.range)
+    sums = panel_sums(filters, bounds=bounds)
     return Dashboard(
         filters=filters,
         headline=Figures.of(total(sums["family"].values())),
-        series=series(bucketed(filters), filters.range),
+        series=series(bucketed(filters, bounds), filters.range),
         breakdowns=[breakdown(sums[name], name, sorts.get(name, "")) for name in DIMENSIONS],
         recent=recent(filters),
-        options=options(filters, sums),
+        options=options(filters, sums, bounds),
         latest_id=latest_id(),
     )
