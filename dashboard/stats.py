@@ -6,13 +6,17 @@ writer on every database; every figure derives from those `Measures`.
 
 from __future__ import annotations
 
-import heapq
 import math
+import operator
 from collections.abc import Iterable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import reduce
+from typing import Any
 
+from django.db import connections, transaction
 from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -220,7 +224,8 @@ class Measures:
         values: dict[str, object] = {}
         for name in _SUMMED:
             raw = sums.get(name) or 0
-            values[name] = _usd(raw) if name in _USD_FIELDS else raw
+            # PostgreSQL sums integers as numeric, which arrives as Decimal.
+            values[name] = _usd(raw) if name in _USD_FIELDS else _KINDS[name](raw)  # type: ignore[call-overload, arg-type]
         values["overhead_bins"] = tuple(int(sums.get(name) or 0) for name in rollup.BINS)  # type: ignore[call-overload]
         return cls(**values)  # type: ignore[arg-type]
 
@@ -228,6 +233,7 @@ class Measures:
 _USD_FIELDS = {"cost_priced", "cost_estimated", "saved_priced", "saved_estimated"}
 # Field names looked up once: the page adds a few thousand Measures together.
 _SUMMED = tuple(f.name for f in fields(Measures) if f.name != "overhead_bins")
+_KINDS = {name: float if name == "overhead_sum" else int for name in _SUMMED}
 
 
 def _usd(value: object) -> Decimal:
@@ -356,18 +362,11 @@ class Breakdown:
     lines: list[Line]
 
 
-def breakdown(
-    groups: list[tuple[dict[str, object], Measures]], dimension: str, sort: str = ""
-) -> Breakdown:
-    """One table: the groups summed per value of `dimension`, sorted by `sort`.
+def breakdown(per_value: Mapping[str, Measures], dimension: str, sort: str = "") -> Breakdown:
+    """One table: the sums per value of `dimension`, sorted by `sort`.
 
     `sort` names a SORT_KEYS column, with a leading "-" for descending; default "-requests".
     """
-    column = DIMENSIONS[dimension]
-    per_value: dict[str, Measures] = {}
-    for key, measures in groups:
-        value = str(key[column])
-        per_value[value] = per_value.get(value, Measures()) + measures
     lines = sorted((Line(value, Figures.of(m)) for value, m in per_value.items()), key=_by_key)
     name = sort.removeprefix("-")
     if name not in SORT_KEYS:
@@ -408,7 +407,9 @@ def series(sums: Mapping[datetime, Measures], span: Range) -> list[Point]:
     return points
 
 
-# Sources: the rollup's sums per key group over the range, and the filtered sums per bucket.
+# Sources: the rollup's sums over the range, grouped in the database. The figures of one page
+# load come from a handful of aggregate queries over the range's rollup rows, each returning a
+# bounded number of groups, so the work in Python does not grow with the rows or the model names.
 
 
 def _sums() -> dict[str, Sum]:
@@ -419,61 +420,244 @@ def _rollup(grain: str, span: Range) -> QuerySet[Rollup]:
     return Rollup.objects.filter(grain=grain, bucket__gte=span.start, bucket__lt=span.end)
 
 
-def key_groups(span: Range) -> list[tuple[dict[str, object], Measures]]:
-    """Sums per (family, route, model, host, team, status) over the range, before filters;
-    model names past each route's busiest MODELS_PER_ROUTE are grouped as OTHER_MODELS."""
-    rows = _rollup(span.grain, span).values(*rollup.KEYS).annotate(**_prefixed()).order_by()
-    groups = []
-    for row in rows:
-        key = {name: row[name] for name in rollup.KEYS}
-        groups.append((key, Measures.from_sums(_unprefixed(row))))
-    return bound_models(groups)
+@dataclass(frozen=True)
+class ModelBounds:
+    """The model names each route shows over a range. Names are the callers' choice, so their
+    number is unbounded: a route with more than MODELS_PER_ROUTE names keeps its busiest (most
+    requests, then by name) and shows the others as OTHER_MODELS."""
+
+    kept: dict[str, frozenset[str]]  # crowded route → the names it shows
+    routes: list[str]  # every route with rows in the range
+    models: list[str]  # every name shown in the range, OTHER_MODELS included when used
+
+    def shown_as(self, name: str) -> Q:
+        """Rollup rows whose model is shown as `name`. Each row is tested against its own
+        route's names only, not against every kept name."""
+        crowded = sorted(self.kept)
+        if name == OTHER_MODELS:
+            grouped = [Q(route_label=r) & ~Q(model__in=sorted(self.kept[r])) for r in crowded]
+            return reduce(operator.or_, grouped, Q(pk__in=[]))
+        kept_by = [route for route in crowded if name in self.kept[route]]
+        return Q(model=name) & (~Q(route_label__in=crowded) | Q(route_label__in=kept_by))
+
+    def shown_sql(self) -> tuple[str, list[Any]]:
+        """The model name as shown, as SQL over rollup rows `r`, and its parameters. Both
+        databases look values up in an IN list by hash or index, not one by one, so a row
+        costs two lookups however many names are kept."""
+        if not self.kept:
+            return "r.model", []
+        crowded = sorted(self.kept)
+        pairs = sorted(route + SEPARATOR + name for route in crowded for name in self.kept[route])
+        sql = (
+            f"CASE WHEN r.route_label IN ({_marks(crowded)}) "
+            f"AND r.route_label || %s || r.model NOT IN ({_marks(pairs)}) "
+            "THEN %s ELSE r.model END"
+        )
+        return sql, [*crowded, SEPARATOR, *pairs, OTHER_MODELS]
 
 
-def bound_models(
-    groups: list[tuple[dict[str, object], Measures]],
-) -> list[tuple[dict[str, object], Measures]]:
-    """Model names are the callers' choice, so their number is unbounded: each route keeps its
-    MODELS_PER_ROUTE models with the most requests and the rest are summed as OTHER_MODELS."""
-    per_route: dict[object, dict[object, int]] = {}
-    for key, measures in groups:
-        models = per_route.setdefault(key["route_label"], {})
-        models[key["model"]] = models.get(key["model"], 0) + measures.requests
-    crowded = {
-        route: set(heapq.nlargest(MODELS_PER_ROUTE, models, key=models.__getitem__))
-        for route, models in per_route.items()
-        if len(models) > MODELS_PER_ROUTE
-    }
-    if not crowded:
-        return groups
-    merged: dict[tuple[object, ...], tuple[dict[str, object], Measures]] = {}
-    for key, measures in groups:
-        kept = crowded.get(key["route_label"])
-        if kept is not None and key["model"] not in kept:
-            key = {**key, "model": OTHER_MODELS}
-        name = tuple(key[column] for column in rollup.KEYS)
-        if name in merged:
-            merged[name] = (key, merged[name][1] + measures)
-        else:
-            merged[name] = (key, measures)
-    return list(merged.values())
+# Between a route and a model name in the kept pairs: a control character neither holds.
+SEPARATOR = "\x1f"
 
 
-def bucketed(filters: Filters) -> dict[datetime, Measures]:
+def _marks(values: list[str]) -> str:
+    return ", ".join(["%s"] * len(values))
+
+
+# Each route's busiest names in the range, ranked in the database: `place` 1 is the busiest.
+RANKED = """
+SELECT route_label, model,
+    ROW_NUMBER() OVER (PARTITION BY route_label ORDER BY SUM(requests) DESC, model) AS place,
+    COUNT(*) OVER (PARTITION BY route_label) AS names
+FROM {table}
+WHERE grain = %s AND bucket >= %s AND bucket < %s
+GROUP BY route_label, model
+"""
+
+
+def _range_params(span: Range, grain: str) -> list[Any]:
+    db = connections[Rollup.objects.db]
+    return [grain, *(db.ops.adapt_datetimefield_value(moment) for moment in (span.start, span.end))]
+
+
+def _table() -> str:
+    return connections[Rollup.objects.db].ops.quote_name(Rollup._meta.db_table)
+
+
+def model_bounds(span: Range) -> ModelBounds:
+    """Only MODELS_PER_ROUTE names per route come back, however many the callers sent."""
+    sql = f"SELECT route_label, model, names FROM ({RANKED}) AS ranked WHERE place <= %s"
+    with connections[Rollup.objects.db].cursor() as cursor:
+        cursor.execute(
+            sql.format(table=_table()), [*_range_params(span, span.grain), MODELS_PER_ROUTE]
+        )
+        ranked = cursor.fetchall()
+    kept: dict[str, set[str]] = {}
+    for route, model, names in ranked:
+        if names > MODELS_PER_ROUTE:
+            kept.setdefault(route, set()).add(model)
+    models = {model for _, model, _ in ranked} | ({OTHER_MODELS} if kept else set())
+    return ModelBounds(
+        kept={route: frozenset(names) for route, names in kept.items()},
+        routes=sorted({route for route, _, _ in ranked}),
+        models=sorted(models),
+    )
+
+
+def grouped(filters: Filters, dimension: str) -> dict[str, Measures]:
+    """Filtered sums over the range per value of `dimension` (a DIMENSIONS key)."""
+    return panel_sums(filters, (dimension,))[dimension]
+
+
+def breakdown_of(filters: Filters, dimension: str, sort: str = "") -> Breakdown:
+    return breakdown(grouped(filters, dimension), dimension, sort)
+
+
+# The breakdowns in one statement: the range's rollup rows are summed once per key (hours or
+# days fold together), the names past each route's busiest are folded into OTHER_MODELS (the
+# ranking is read first, `model_bounds`), and those few sums are summed once per breakdown
+# column. Each
+# breakdown read from the rollup rows would sum them all again.
+PANELS = """
+WITH totals AS MATERIALIZED (
+    SELECT r.family, r.route_label, r.model, r.upstream_host, r.team, {sums}
+    FROM {table} r
+    WHERE r.grain = %s AND r.bucket >= %s AND r.bucket < %s{conditions}
+    GROUP BY r.family, r.route_label, r.model, r.upstream_host, r.team
+),
+keyed AS MATERIALIZED ({keyed})
+{selects}
+"""
+FOLDED = """
+    SELECT r.family, r.route_label, {shown} AS shown_model, r.upstream_host, r.team, {resums}
+    FROM totals r
+    WHERE 1 = 1{model_condition}
+    GROUP BY r.family, r.route_label, {shown}, r.upstream_host, r.team
+"""
+# Without the ranking the totals are the keyed sums as they are.
+UNFOLDED = "SELECT r.*, r.model AS shown_model FROM totals r"
+SINGLE = """
+SELECT %s, r.{column}, {sums}
+FROM {table} r
+WHERE r.grain = %s AND r.bucket >= %s AND r.bucket < %s{conditions}
+GROUP BY r.{column}
+"""
+PANEL_COLUMNS = {**DIMENSIONS, "model": "shown_model"}
+
+
+def panel_sums(
+    filters: Filters, dimensions: Iterable[str] = DIMENSIONS, bounds: ModelBounds | None = None
+) -> dict[str, dict[str, Measures]]:
+    """Filtered sums over the range per value of each dimension: {dimension: {value: sums}}."""
+    names = list(dimensions)
+    span = filters.range
+    # The ranking is needed only where the names as shown matter.
+    ranks = "model" in names or bool(filters.model)
+    shown, shown_params = "r.model", list[Any]()
+    if ranks:
+        bounds = model_bounds(span) if bounds is None else bounds
+        shown, shown_params = bounds.shown_sql()
+    conditions, condition_params = _conditions(filters)
+    model_condition, model_params = "", []
+    if filters.model:
+        model_condition, model_params = f" AND {shown} = %s", [*shown_params, filters.model]
+    resums = ", ".join(f"SUM({name})" for name in rollup.MEASURES)
+    selects = [
+        f"SELECT %s, {PANEL_COLUMNS[name]}, {resums} FROM keyed GROUP BY {PANEL_COLUMNS[name]}"
+        for name in names
+    ]
+    sql = PANELS.format(
+        sums=", ".join(_first_sum(name) for name in rollup.MEASURES),
+        table=_table(),
+        conditions=conditions,
+        keyed=FOLDED.format(
+            shown=shown,
+            resums=", ".join(f"SUM(r.{name}) AS {name}" for name in rollup.MEASURES),
+            model_condition=model_condition,
+        )
+        if ranks
+        else UNFOLDED,
+        selects=" UNION ALL ".join(selects),
+    )
+    range_params = _range_params(span, span.grain)
+    params = [
+        *range_params,
+        *condition_params,
+        *shown_params,
+        *model_params,
+        *shown_params,
+        *names,
+    ]
+    if not ranks and len(names) == 1:
+        # One column without the ranking (the live tiles): group the rows by it directly,
+        # into a handful of groups, rather than by every key first.
+        column = DIMENSIONS[names[0]]
+        sql = SINGLE.format(
+            column=column,
+            sums=", ".join(f"SUM(r.{name})" for name in rollup.MEASURES),
+            table=_table(),
+            conditions=conditions,
+        )
+        params = [*names, *range_params, *condition_params]
+    found: dict[str, dict[str, Measures]] = {name: {} for name in names}
+    db = connections[Rollup.objects.db]
+    # SET LOCAL needs a transaction; on SQLite one would take the write lock (BEGIN IMMEDIATE).
+    postgres = db.vendor == "postgresql"
+    with transaction.atomic(using=db.alias) if postgres else nullcontext(), db.cursor() as cursor:
+        if postgres:
+            # This statement is planned as costly, so PostgreSQL would compile it (JIT) on every
+            # load, which took longer than running it; and its groups are wide (~40 sums), so
+            # 4 MB of work_mem sends the grouping to sorts on disk. Both apply to it alone.
+            cursor.execute("SET LOCAL jit = off")
+            cursor.execute("SET LOCAL work_mem = '64MB'")
+        cursor.execute(sql, params)
+        for name, value, *values in cursor.fetchall():
+            found[name][str(value)] = Measures.from_sums(
+                dict(zip(rollup.MEASURES, values, strict=True))
+            )
+    return found
+
+
+def _first_sum(name: str) -> str:
+    # PostgreSQL sums integers as numeric; cast back, the later sums stay on 64-bit integers
+    # (counts of requests and tokens stay far below 2^63).
+    if name in rollup.MONEY or name == "overhead_sum":
+        return f"SUM(r.{name}) AS {name}"
+    return f"CAST(SUM(r.{name}) AS BIGINT) AS {name}"
+
+
+def _conditions(filters: Filters) -> tuple[str, list[Any]]:
+    """The filters but the model's as SQL over rollup rows `r` (the model as shown needs the
+    ranking, so its filter applies after the join)."""
+    sql: list[str] = []
+    params: list[Any] = []
+    for column, value in filters.equalities.items():
+        if column != "model":
+            sql.append(f"r.{column} = %s")
+            params.append(value)
+    if bounds := filters.status_range:
+        sql.append("r.status >= %s AND r.status < %s")
+        params += list(bounds)
+    return "".join(f" AND {condition}" for condition in sql), params
+
+
+def bucketed(filters: Filters, bounds: ModelBounds | None = None) -> dict[datetime, Measures]:
     """Filtered sums per bucket (hour or day, as Range.bucket says) of the range."""
     span = filters.range
-    rows = (
-        _rollup(span.bucket, span)
-        .filter(_key_filter(filters))
-        .values("bucket")
-        .annotate(**_prefixed())
-        .order_by()
-    )
-    return {row["bucket"]: Measures.from_sums(_unprefixed(row)) for row in rows}
+    rows = _rollup(span.bucket, span).filter(_key_filter(filters, with_model=False))
+    if filters.model:
+        # The filter matches the name as shown, so "(other)" selects the grouped names.
+        bounds = model_bounds(span) if bounds is None else bounds
+        rows = rows.filter(bounds.shown_as(filters.model))
+    sums = rows.values("bucket").annotate(**_prefixed()).order_by()
+    return {row["bucket"]: Measures.from_sums(_unprefixed(row)) for row in sums}
 
 
-def _key_filter(filters: Filters) -> Q:
-    condition = Q(**filters.equalities)
+def _key_filter(filters: Filters, with_model: bool = True) -> Q:
+    equalities = filters.equalities
+    if not with_model:
+        equalities.pop("model", None)
+    condition = Q(**equalities)
     if bounds := filters.status_range:
         condition &= Q(status__gte=bounds[0], status__lt=bounds[1])
     return condition
@@ -591,32 +775,44 @@ class Dashboard:
     notes: dict[str, str] = field(default_factory=lambda: dict(NOTES))
 
 
-def filtered_groups(filters: Filters) -> tuple[list[tuple[dict[str, object], Measures]], Options]:
-    groups = key_groups(filters.range)
-    options = Options(
-        families=sorted({str(key["family"]) for key, _ in groups}),
-        routes=sorted({str(key["route_label"]) for key, _ in groups}),
-        models=sorted({str(key["model"]) for key, _ in groups}),
-        teams=sorted({str(key["team"]) for key, _ in groups}),
+def options(
+    filters: Filters, sums: Mapping[str, Mapping[str, Measures]], bounds: ModelBounds
+) -> Options:
+    """The values seen in the range, filters aside: unfiltered, the breakdowns list them; else
+    one more query reads the families and teams."""
+    if not filters.equalities and filters.status_range is None:
+        return Options(
+            families=sorted(sums["family"]),
+            routes=sorted(sums["route"]),
+            models=sorted(sums["model"]),
+            teams=sorted(sums["team"]),
+        )
+    pairs = _rollup(filters.range.grain, filters.range).values_list("family", "team")
+    seen = set(pairs.distinct().order_by())
+    return Options(
+        families=sorted({family for family, _ in seen}),
+        routes=bounds.routes,
+        models=bounds.models,
+        teams=sorted({team for _, team in seen}),
     )
-    return [(key, m) for key, m in groups if filters.keeps(key)], options
 
 
 def headline(filters: Filters) -> Figures:
-    groups, _ = filtered_groups(filters)
-    return Figures.of(total(m for _, m in groups))
+    # Every row has exactly one family, so the family lines add up to the headline.
+    return Figures.of(total(grouped(filters, "family").values()))
 
 
 def build(filters: Filters, sorts: Mapping[str, str] | None = None) -> Dashboard:
     """Every panel of the page for these filters; `sorts` maps a dimension to its sort."""
     sorts = sorts or {}
-    groups, options = filtered_groups(filters)
+    bounds = model_bounds(filters.range)
+    sums = panel_sums(filters, bounds=bounds)
     return Dashboard(
         filters=filters,
-        headline=Figures.of(total(m for _, m in groups)),
-        series=series(bucketed(filters), filters.range),
-        breakdowns=[breakdown(groups, name, sorts.get(name, "")) for name in DIMENSIONS],
+        headline=Figures.of(total(sums["family"].values())),
+        series=series(bucketed(filters, bounds), filters.range),
+        breakdowns=[breakdown(sums[name], name, sorts.get(name, "")) for name in DIMENSIONS],
         recent=recent(filters),
-        options=options,
+        options=options(filters, sums, bounds),
         latest_id=latest_id(),
     )

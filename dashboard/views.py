@@ -146,8 +146,7 @@ def export_breakdown(request: HttpRequest, dimension: str) -> HttpResponse:
     if dimension not in stats.DIMENSIONS:
         raise Http404("no such breakdown")
     filters = _filters(request)
-    groups, _ = stats.filtered_groups(filters)
-    table = stats.breakdown(groups, dimension, request.GET.get(f"sort_{dimension}", ""))
+    table = stats.breakdown_of(filters, dimension, request.GET.get(f"sort_{dimension}", ""))
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["content-disposition"] = _attachment(f"{dimension}-{filters.range.name}")
     writer = csv.writer(response)

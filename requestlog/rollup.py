@@ -44,6 +44,12 @@ MEASURES = (*COUNTS, *MONEY, "overhead_sum", *BINS)
 # Hours for the 24 h view, days for week and month views, so a month is read from ~30 rows per
 # key instead of ~720.
 GRAINS = ("hour", "day")
+# The request-log fields `measures_of` and `accumulate` read.
+ROW_FIELDS = (
+    "created", *KEYS, "input_tokens", "output_tokens", "cache_read_tokens",
+    "cache_write_tokens", "tokens_before", "tokens_after", "cache_hit", "cost_source",
+    "cost_usd", "saved_usd", "overhead_ms",
+)  # fmt: skip
 
 Sums = dict[str, Any]
 
@@ -140,14 +146,13 @@ def _params(db: Any, group: tuple[Any, ...], sums: Mapping[str, Any]) -> list[An
 def rebuild(request_log: Any, rollup: Any, using: str = "default") -> int:
     """Recompute the whole rollup from the rows (after a restore, or once when migrating);
     returns the number of rows read. Takes the models, so a migration can pass its own."""
-    fields = ("created", *KEYS, "input_tokens", "output_tokens", "cache_read_tokens",
-              "cache_write_tokens", "tokens_before", "tokens_after", "cache_hit",
-              "cost_source", "cost_usd", "saved_usd", "overhead_ms")  # fmt: skip
     db = connections[using]
     table = rollup._meta.db_table
     with transaction.atomic(using=using):
         rollup.objects.using(using).all().delete()
-        rows = request_log.objects.using(using).only(*fields).order_by().iterator(chunk_size=5000)
+        rows = (
+            request_log.objects.using(using).only(*ROW_FIELDS).order_by().iterator(chunk_size=5000)
+        )
         count = 0
         batch: list[Any] = []
         for row in rows:

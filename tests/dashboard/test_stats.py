@@ -369,10 +369,9 @@ def test_a_breakdown_sorts_by_spend_with_unpriced_lines_last(db: None) -> None:
         seed_row(rng, NOW, model="c", cost_source=CostSource.PRICED, cost_usd=Decimal("2")),
     ]
     RequestLog.objects.add_rows(rows)
-    groups, _ = stats.filtered_groups(filters())
-    table = stats.breakdown(groups, "model", "-spend")
+    table = stats.breakdown_of(filters(), "model", "-spend")
     assert [line.key for line in table.lines] == ["c", "a", "b"]
-    assert stats.breakdown(groups, "model", "spend").lines[0].key == "a"
+    assert stats.breakdown_of(filters(), "model", "spend").lines[0].key == "a"
 
 
 def test_pruned_rows_leave_the_rollup_too(seeded: list) -> None:
@@ -425,3 +424,64 @@ def test_model_names_past_each_routes_busiest_fifty_are_grouped_as_other(db: Non
     assert other.figures.requests == 70
     assert board.headline.requests == 170
     assert len(board.options.models) == 51
+
+
+def crowded_route(rng: random.Random) -> list[RequestLog]:
+    """Route "*" with 50 names of two requests and 70 of one; route "glm-" with three names."""
+    now = NOW - timedelta(minutes=5)
+    rows = [seed_row(rng, now, route_label="*", model=f"busy-{n}") for n in range(50) for _ in "ab"]
+    rows += [seed_row(rng, now, route_label="*", model=f"rare-{n}") for n in range(70)]
+    rows += [seed_row(rng, now, route_label="glm-", model=f"rare-{n}") for n in range(3)]
+    return RequestLog.objects.add_rows(rows)
+
+
+def test_only_a_crowded_route_groups_its_names_as_other(db: None) -> None:
+    crowded_route(random.Random(15))
+    board = stats.build(filters(range="24h"))
+    [models] = [b for b in board.breakdowns if b.dimension == "model"]
+    requests = {line.key: line.figures.requests for line in models.lines}
+    # rare-0..2 are grouped on the crowded route and shown on the other one.
+    assert requests[stats.OTHER_MODELS] == 70
+    assert requests["rare-0"] == requests["rare-2"] == 1
+    assert "rare-3" not in requests
+    assert sum(requests.values()) == board.headline.requests == 173
+
+
+def test_the_other_filter_selects_the_grouped_names_in_every_panel(db: None) -> None:
+    crowded_route(random.Random(15))
+    f = filters(range="24h", model=stats.OTHER_MODELS)
+    board = stats.build(f)
+    assert board.headline.requests == stats.headline(f).requests == 70
+    assert sum(point.measures.requests for point in board.series) == 70
+    for table in board.breakdowns:
+        assert sum(line.figures.requests for line in table.lines) == 70
+    [routes] = [b for b in board.breakdowns if b.dimension == "route"]
+    assert [line.key for line in routes.lines] == ["*"]
+
+
+def test_a_model_filter_on_a_name_grouped_elsewhere_keeps_only_where_it_is_shown(
+    db: None,
+) -> None:
+    crowded_route(random.Random(15))
+    f = filters(range="24h", model="rare-1")
+    assert stats.headline(f).requests == 1
+    assert list(stats.grouped(f, "route")) == ["glm-"]
+
+
+def test_names_with_equal_requests_are_kept_in_name_order(db: None) -> None:
+    now = NOW - timedelta(minutes=5)
+    rng = random.Random(16)
+    names = [f"m-{n:03d}" for n in range(60)]
+    RequestLog.objects.add_rows(
+        [seed_row(rng, now, route_label="*", model=name) for name in reversed(names)]
+    )
+    bounds = stats.model_bounds(filters(range="24h").range)
+    assert bounds.kept == {"*": frozenset(names[:50])}
+    assert bounds.models == [stats.OTHER_MODELS, *names[:50]]
+
+
+def test_the_breakdown_export_groups_names_as_the_page_does(db: None) -> None:
+    crowded_route(random.Random(15))
+    table = stats.breakdown_of(filters(range="24h"), "model")
+    assert len(table.lines) == 54
+    assert sum(line.figures.requests for line in table.lines) == 173

@@ -7,10 +7,13 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from requestlog.management.commands.prune_request_logs import parse_age
-from requestlog.models import RequestLog
+from requestlog.management.commands.prune_request_logs import prune as prune_rows
+from requestlog.models import RequestLog, Rollup
 
 
 def log_row(age: timedelta, model: str) -> RequestLog:
@@ -66,3 +69,33 @@ def test_an_age_without_a_d_or_h_unit_is_refused(value: str) -> None:
 
 def test_ages_parse_to_days_and_hours() -> None:
     assert (parse_age("90d"), parse_age("12H")) == (timedelta(days=90), timedelta(hours=12))
+
+
+@pytest.mark.django_db
+def test_each_batch_reads_the_oldest_rows_in_created_order() -> None:
+    RequestLog.objects.add_rows([log_row(timedelta(days=100 - n), f"old-{n}") for n in range(6)])
+    with CaptureQueriesContext(connection) as queries:
+        assert prune_rows(timezone.now() - timedelta(days=90), batch_size=4) == 6
+    reads = [q["sql"] for q in queries if q["sql"].startswith("SELECT") and "LIMIT 4" in q["sql"]]
+    assert len(reads) == 3  # two batches, then an empty read
+    assert all('ORDER BY "requestlog_requestlog"."created" ASC' in sql for sql in reads)
+    assert not Rollup.objects.exists()
+
+
+@pytest.mark.django_db
+def test_pruning_looks_only_at_the_rollup_buckets_of_the_rows_it_deletes() -> None:
+    RequestLog.objects.add_rows([log_row(timedelta(days=91), "old")])
+    # A group emptied by hand in a bucket the pruned row was not in stays where it is.
+    Rollup.objects.create(
+        grain="hour",
+        bucket=timezone.now().replace(minute=0, second=0, microsecond=0),
+        family="openai",
+        route_label="",
+        model="kept",
+        upstream_host="",
+        team="",
+        status=200,
+        requests=0,
+    )
+    prune_rows(timezone.now() - timedelta(days=90))
+    assert list(Rollup.objects.values_list("model", flat=True)) == ["kept"]
