@@ -95,10 +95,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the log writer and the admin write while proxied requests read; with
     # `serve --workers N` several processes write, and a writer waits up to `timeout` seconds
     # for another's lock (SQLite's busy timeout) instead of failing with "database is locked".
+    # Temporary tables (the log writer's INSERT … RETURNING collects its ids in one) stay in
+    # memory instead of a file on disk held open for the connection's life.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             "transaction_mode": "IMMEDIATE",
-            "init_command": "PRAGMA journal_mode=WAL;",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA temp_store=MEMORY;",
             "timeout": env.float("HEADROOM_SQLITE_BUSY_TIMEOUT", default=20.0),
         }
     )
