@@ -101,6 +101,8 @@ def test_only_a_2xx_on_a_paid_endpoint_is_billed_without_usage(
 def finished(**fields: object) -> Exchange:
     done = Exchange(family="anthropic", endpoint="/v1/messages", method="POST")
     done.model, done.stream, done.status = "test-model", True, 200
+    # The client had the stream's first bytes: a disconnect after them keeps the status 200.
+    done.mark_first_byte()
     for name, value in fields.items():
         setattr(done, name, value)
     return done
