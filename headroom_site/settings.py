@@ -221,7 +221,9 @@ HEADROOM_COMPRESSION_MAX_BYTES = env.int("HEADROOM_COMPRESSION_MAX_BYTES", defau
 # is forwarded as it came (savings note `time_limit`); the same body gets that decision again.
 HEADROOM_BODY_WORKERS = env.int("HEADROOM_BODY_WORKERS", default=1)
 HEADROOM_BODY_POOL = env.str("HEADROOM_BODY_POOL", default="process")
-HEADROOM_BODY_OFFLOAD_BYTES = env.int("HEADROOM_BODY_OFFLOAD_BYTES", default=64 * 1024)
+# Up to 1 MiB the work stays inline: every pattern runs in linear time, so a body that size costs
+# the loop a few ms, less than the trip to a worker process and back.
+HEADROOM_BODY_OFFLOAD_BYTES = env.int("HEADROOM_BODY_OFFLOAD_BYTES", default=1024 * 1024)
 HEADROOM_BODY_TIME_LIMIT_MS = env.float("HEADROOM_BODY_TIME_LIMIT_MS", default=1000.0)
 # Response cache (routes with a cache_ttl): answers larger than the entry limit are never stored,
 # and with the local-memory cache each worker's stored answers stay under the total.
